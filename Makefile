@@ -1,0 +1,33 @@
+# Two entry points (see README): `make demo` and `make test`. Both set up .venv first.
+PYTHON ?= python3
+VENV ?= .venv
+BIN := $(VENV)/bin
+
+.PHONY: install demo test lint unit clean
+
+install: $(VENV)/.installed
+
+# The CPU build of torch goes in first: a bare sentence-transformers install would pull
+# a multi-GB CUDA build. torch==2.13.0 is served from this machine's local wheel cache.
+$(VENV)/.installed: pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install --quiet --upgrade pip
+	$(BIN)/pip install --quiet torch==2.13.0
+	$(BIN)/pip install --quiet -e ".[test]"
+	touch $@
+
+demo: install
+	$(BIN)/benchrouter demo
+
+lint: install
+	$(BIN)/ruff check langchain_benchrouter tests examples benchmarks
+	$(BIN)/ruff format --check langchain_benchrouter tests examples benchmarks
+	$(BIN)/mypy
+
+unit: install
+	$(BIN)/pytest -q
+
+test: lint unit
+
+clean:
+	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache
