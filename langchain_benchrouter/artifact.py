@@ -60,6 +60,7 @@ class Manifest(BaseModel):
     models: list[str] = Field(min_length=1)
     tasks: list[str]
     model_info: dict[str, dict[str, Any]]
+    score_threshold: float = Field(gt=0.0, le=1.0)
     arrays: dict[str, ArrayInfo]
     sha256: str
 
@@ -72,7 +73,9 @@ def _sha256(path: Path) -> str:
     return digest.hexdigest()
 
 
-def write_artifact(path: str | os.PathLike[str], meta: dict[str, Any], arrays: dict[str, np.ndarray]) -> Path:
+def write_artifact(
+    path: str | os.PathLike[str], meta: dict[str, Any], arrays: dict[str, np.ndarray]
+) -> Path:
     """Write ``arrays`` and ``meta`` as a router directory at ``path`` (created if needed).
 
     Files are written to temporary names and renamed into place, manifest last, so a
@@ -89,7 +92,7 @@ def write_artifact(path: str | os.PathLike[str], meta: dict[str, Any], arrays: d
     tmp_path = Path(tmp)
     try:
         with tmp_path.open("wb") as fh:
-            np.savez(fh, **arrays)
+            np.savez(fh, **arrays)  # type: ignore[arg-type]
         digest = _sha256(tmp_path)
         os.replace(tmp_path, out / ARRAYS)
     finally:
@@ -126,7 +129,9 @@ def read_artifact(path: str | os.PathLike[str]) -> tuple[Manifest, dict[str, np.
             msg = f"{root}: missing {p.name}; the router directory is incomplete"
             raise ArtifactError(msg)
     if manifest_path.stat().st_size > MAX_MANIFEST_BYTES:
-        msg = f"{manifest_path}: manifest is implausibly large ({manifest_path.stat().st_size} bytes)"
+        msg = (
+            f"{manifest_path}: manifest is implausibly large ({manifest_path.stat().st_size} bytes)"
+        )
         raise ArtifactError(msg)
     try:
         raw = json.loads(manifest_path.read_text(encoding="utf-8"))
@@ -138,8 +143,9 @@ def read_artifact(path: str | os.PathLike[str]) -> tuple[Manifest, dict[str, np.
         raise ArtifactError(msg)
     if raw.get("format_version") != FORMAT_VERSION:
         msg = (
-            f"{manifest_path}: router format version {raw.get('format_version')!r} is not supported "
-            f"by this library (it reads version {FORMAT_VERSION}); refit and save the router again"
+            f"{manifest_path}: router format version {raw.get('format_version')!r} is not "
+            f"supported by this library (it reads version {FORMAT_VERSION}); "
+            "refit and save the router again"
         )
         raise ArtifactError(msg)
     try:
@@ -158,7 +164,10 @@ def read_artifact(path: str | os.PathLike[str]) -> tuple[Manifest, dict[str, np.
         with np.load(arrays_path, allow_pickle=False) as npz:
             names = set(npz.files)
             if names != set(manifest.arrays):
-                msg = f"{arrays_path}: arrays {sorted(names)} differ from the manifest's {sorted(manifest.arrays)}"
+                msg = (
+                    f"{arrays_path}: arrays {sorted(names)} differ from the manifest's "
+                    f"{sorted(manifest.arrays)}"
+                )
                 raise ArtifactError(msg)
             for name in npz.files:
                 arrays[name] = npz[name]
@@ -170,7 +179,11 @@ def read_artifact(path: str | os.PathLike[str]) -> tuple[Manifest, dict[str, np.
         raise ArtifactError(msg) from exc
     for name, info in manifest.arrays.items():
         arr = arrays[name]
-        if info.dtype not in ALLOWED_DTYPES or str(arr.dtype) != info.dtype or list(arr.shape) != info.shape:
+        if (
+            info.dtype not in ALLOWED_DTYPES
+            or str(arr.dtype) != info.dtype
+            or list(arr.shape) != info.shape
+        ):
             msg = (
                 f"{arrays_path}: array {name!r} is {arr.dtype}{list(arr.shape)}, "
                 f"manifest says {info.dtype}{info.shape}"

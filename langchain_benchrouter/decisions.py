@@ -118,6 +118,8 @@ class Routes(Sequence[str]):
         return {
             "model": self.models[i],
             "mode": "per_input",
-            "proba": {m: round(float(v), 6) for m, v in zip(self.model_names, self.proba[i], strict=True)},
+            "proba": {
+                m: round(float(v), 6) for m, v in zip(self.model_names, self.proba[i], strict=True)
+            },
             "distance": round(float(self.distance[i]), 6),
         }

@@ -73,7 +73,7 @@ class NeighborIndex:
         self._nn = NearestNeighbors(metric="cosine", algorithm="brute").fit(embeddings)
 
     def search(self, queries: FloatArray, n_neighbors: int) -> Neighbors:
-        """Find the ``n_neighbors`` nearest indexed rows of each query (fewer if the index is small)."""
+        """The ``n_neighbors`` nearest indexed rows of each query (fewer if the index is small)."""
         n = max(1, min(int(n_neighbors), self.size))
         if queries.shape[0] == 0:
             return Neighbors(np.zeros((0, n), np.float32), np.zeros((0, n), np.int64))
@@ -82,7 +82,9 @@ class NeighborIndex:
         return Neighbors(np.clip(dist, 0.0, 2.0).astype(np.float32), idx.astype(np.int64))
 
 
-def masked_neighbor_mean(labels: FloatArray, indices: NDArray[np.int64], prior: FloatArray) -> FloatArray:
+def masked_neighbor_mean(
+    labels: FloatArray, indices: NDArray[np.int64], prior: FloatArray
+) -> FloatArray:
     """Average label rows over each query's neighbours, skipping missing (NaN) labels.
 
     Args:
@@ -105,7 +107,8 @@ def masked_neighbor_mean(labels: FloatArray, indices: NDArray[np.int64], prior: 
     sums = np.where(known, gathered, 0.0).sum(axis=1)
     with np.errstate(invalid="ignore", divide="ignore"):
         mean = sums / counts
-    return np.where(counts > 0, mean, prior[None, :]).astype(np.float32)
+    out: FloatArray = np.where(counts > 0, mean, prior[None, :]).astype(np.float32)
+    return out
 
 
 def _column_prior(labels: FloatArray) -> FloatArray:
@@ -113,7 +116,8 @@ def _column_prior(labels: FloatArray) -> FloatArray:
     counts = known.sum(axis=0)
     sums = np.where(known, labels, 0.0).sum(axis=0)
     prior = np.divide(sums, counts, out=np.full(labels.shape[1], 0.5), where=counts > 0)
-    return prior.astype(np.float32)
+    out: FloatArray = prior.astype(np.float32)
+    return out
 
 
 class KNNCorrectnessPredictor:
@@ -138,7 +142,9 @@ class KNNCorrectnessPredictor:
     def __init__(self, k: int = 5) -> None:
         self.k = k
 
-    def fit(self, X: FloatArray, Y: FloatArray, *, index: NeighborIndex | None = None) -> KNNCorrectnessPredictor:
+    def fit(
+        self, X: FloatArray, Y: FloatArray, *, index: NeighborIndex | None = None
+    ) -> KNNCorrectnessPredictor:
         """Memorize embeddings ``X`` (n, d) and labels ``Y`` (n, M, NaN = missing)."""
         _check_xy(X, Y)
         if self.k < 1:
@@ -219,7 +225,9 @@ class MLPCorrectnessPredictor:
         self.dropout = dropout
         self.random_state = random_state
 
-    def fit(self, X: FloatArray, Y: FloatArray, *, index: NeighborIndex | None = None) -> MLPCorrectnessPredictor:
+    def fit(
+        self, X: FloatArray, Y: FloatArray, *, index: NeighborIndex | None = None
+    ) -> MLPCorrectnessPredictor:
         """Train on embeddings ``X`` (n, d) and labels ``Y`` (n, M, NaN = missing)."""
         del index
         _check_xy(X, Y)
@@ -238,7 +246,9 @@ class MLPCorrectnessPredictor:
             torch.nn.Dropout(self.dropout),
             torch.nn.Linear(h2, m),
         )
-        opt = torch.optim.AdamW(net.parameters(), lr=self.learning_rate, weight_decay=self.weight_decay)
+        opt = torch.optim.AdamW(
+            net.parameters(), lr=self.learning_rate, weight_decay=self.weight_decay
+        )
         xt = torch.from_numpy(np.ascontiguousarray(X, dtype=np.float32))
         known = torch.from_numpy(~np.isnan(Y))
         yt = torch.from_numpy(np.nan_to_num(Y, nan=0.0).astype(np.float32))

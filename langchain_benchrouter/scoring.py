@@ -39,19 +39,22 @@ EXACT_LIMIT = 4000
 
 def s1(g: Array) -> NDArray[np.float64]:
     """S1(m) = mean_i g_m(x_i): the average predicted correctness of each model."""
-    return np.asarray(g, dtype=np.float64).mean(axis=0)
+    out: NDArray[np.float64] = np.asarray(g, dtype=np.float64).mean(axis=0)
+    return out
 
 
 def s2(g: Array, threshold: float = 0.5) -> NDArray[np.float64]:
     """S2(m) = mean_i 1[g_m(x_i) > threshold]: the thresholded predictor's accuracy estimate."""
-    return (np.asarray(g, dtype=np.float64) > threshold).mean(axis=0)
+    out: NDArray[np.float64] = (np.asarray(g, dtype=np.float64) > threshold).mean(axis=0)
+    return out
 
 
 def s3(s2_scores: Array, p: Array) -> NDArray[np.float64]:
-    """S3(m) = p_m S2(m) + (1 - p_m)(1 - S2(m)): expected accuracy if the predictor is right w.p. p_m."""
+    """S3(m) = p_m S2(m) + (1 - p_m)(1 - S2(m)): expected accuracy, predictor right w.p. p_m."""
     a = np.asarray(s2_scores, dtype=np.float64)
     pm = np.asarray(p, dtype=np.float64)
-    return pm * a + (1.0 - pm) * (1.0 - a)
+    out: NDArray[np.float64] = pm * a + (1.0 - pm) * (1.0 - a)
+    return out
 
 
 def predictor_accuracy(g: Array, y: Array, threshold: float = 0.5) -> NDArray[np.float64]:
@@ -60,7 +63,8 @@ def predictor_accuracy(g: Array, y: Array, threshold: float = 0.5) -> NDArray[np
     Missing labels (NaN) are skipped; a model with no label at all gets NaN.
 
     Example:
-        >>> predictor_accuracy(np.array([[0.9], [0.1], [0.7]]), np.array([[1.0], [1.0], [np.nan]])).tolist()
+        >>> g, y = np.array([[0.9], [0.1], [0.7]]), np.array([[1.0], [1.0], [np.nan]])
+        >>> predictor_accuracy(g, y).tolist()
         [0.5]
     """
     g = np.asarray(g, dtype=np.float64)
@@ -68,7 +72,10 @@ def predictor_accuracy(g: Array, y: Array, threshold: float = 0.5) -> NDArray[np
     known = ~np.isnan(y)
     agree = ((g > threshold) == (y >= 0.5)) & known
     counts = known.sum(axis=0)
-    return np.divide(agree.sum(axis=0), counts, out=np.full(g.shape[1], np.nan), where=counts > 0)
+    out: NDArray[np.float64] = np.divide(
+        agree.sum(axis=0), counts, out=np.full(g.shape[1], np.nan), where=counts > 0
+    )
+    return out
 
 
 def task_descriptor(distances: Array) -> float:
@@ -89,7 +96,9 @@ def task_descriptor(distances: Array) -> float:
     return float(d.mean(axis=1).mean())
 
 
-def gaussian_kernel_smooth(u: float, ref_u: Array, ref_values: Array, bandwidth: float) -> NDArray[np.float64]:
+def gaussian_kernel_smooth(
+    u: float, ref_u: Array, ref_values: Array, bandwidth: float
+) -> NDArray[np.float64]:
     """Nadaraya-Watson average of reference values with a Gaussian kernel on u.
 
     p_m = sum_d K((u - u_d) / h) v_{d,m} / sum_d K((u - u_d) / h), K(z) = exp(-z^2 / 2).
@@ -104,7 +113,8 @@ def gaussian_kernel_smooth(u: float, ref_u: Array, ref_values: Array, bandwidth:
         bandwidth: kernel bandwidth h (the paper: 0.09).
 
     Example:
-        >>> gaussian_kernel_smooth(0.5, np.array([0.5, 0.5]), np.array([[0.6], [0.8]]), 0.09).tolist()
+        >>> ref_u, ref_p = np.array([0.5, 0.5]), np.array([[0.6], [0.8]])
+        >>> gaussian_kernel_smooth(0.5, ref_u, ref_p, 0.09).tolist()
         [0.7]
     """
     if bandwidth <= 0:
@@ -119,7 +129,10 @@ def gaussian_kernel_smooth(u: float, ref_u: Array, ref_values: Array, bandwidth:
     w = np.exp(logw - logw.max())[:, None] * ~np.isnan(values)
     total = w.sum(axis=0)
     num = (w * np.nan_to_num(values)).sum(axis=0)
-    return np.divide(num, total, out=np.full(values.shape[1], np.nan), where=total > 0)
+    out: NDArray[np.float64] = np.divide(
+        num, total, out=np.full(values.shape[1], np.nan), where=total > 0
+    )
+    return out
 
 
 def _count_pmf(n_plus: int, n_minus: int, p: float) -> NDArray[np.float64]:
@@ -167,7 +180,9 @@ def best_model_on_average(task_accuracy: Array) -> int:
     acc = np.asarray(task_accuracy, dtype=np.float64)
     known = ~np.isnan(acc)
     counts = known.sum(axis=0)
-    mean = np.divide(np.nansum(acc, axis=0), counts, out=np.full(acc.shape[1], -np.inf), where=counts > 0)
+    mean = np.divide(
+        np.nansum(acc, axis=0), counts, out=np.full(acc.shape[1], -np.inf), where=counts > 0
+    )
     return int(np.argmax(mean))
 
 
@@ -196,7 +211,9 @@ def per_input_utility(
         >>> per_input_utility(np.array([[0.5, 0.5]]), np.array([0.4, 0.6])).argmax(axis=1).tolist()
         [1]
     """
-    utility = np.asarray(g, dtype=np.float64) + tie_break * np.asarray(prior, dtype=np.float64)[None, :]
+    utility = (
+        np.asarray(g, dtype=np.float64) + tie_break * np.asarray(prior, dtype=np.float64)[None, :]
+    )
     if cost_weight:
         if costs is None:
             msg = "cost_weight > 0 needs a cost for every model"

@@ -1,0 +1,420 @@
+"""The ``benchrouter`` command: evaluate, fit, route and demo on benchmark data.
+
+Errors the user can fix (bad paths, malformed files, unknown models or embedders) are
+printed as one line on stderr with a non-zero exit code, never as a traceback.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import time
+from collections.abc import Callable, Sequence
+from typing import Any, NoReturn
+
+from rich.console import Console
+from rich.table import Table
+
+from langchain_benchrouter.benchmark import Benchmark
+from langchain_benchrouter.errors import BenchRouterError
+from langchain_benchrouter.evaluation import METHODS, PROTOCOLS, EvaluationResult, evaluate
+from langchain_benchrouter.router import Router
+
+__all__ = ["main"]
+
+#: Held out by the demo: fitted on the other 13 tasks, the router must pick a model for it.
+DEMO_TASK = "gsm8k"
+DEMO_PROMPTS = [
+    "Write a Python function that returns the n-th Fibonacci number.",
+    "Natalia sold clips to 48 friends in April and half as many in May. How many in total?",
+    "Which planet is known as the Red Planet?",
+    "What is the derivative of x^3 * sin(x)?",
+]
+
+
+def load_benchmark(spec: str) -> Benchmark:
+    """``bundled`` (or ``bundled:NAME``) or a path to any layout :class:`Benchmark` loads."""
+    if spec == "bundled" or spec.startswith("bundled:"):
+        return Benchmark.bundled(spec.partition(":")[2] or "llmrouter")
+    return Benchmark.load(spec)
+
+
+def _embedder_arg(value: str | None) -> str | None:
+    return None if value in (None, "default", "minilm") else value
+
+
+def _cmd_fit(args: argparse.Namespace, console: Console) -> int:
+    bench = load_benchmark(args.data)
+    router = Router(k=args.k, embedder=_embedder_arg(args.embedder), predictor=args.predictor).fit(
+        bench
+    )
+    out = router.save(args.output)
+    console.print(f"fitted {router!r}\nsaved to {out}")
+    return 0
+
+
+def _cmd_route(args: argparse.Namespace, console: Console) -> int:
+    router = Router.load(args.router_dir, embedder=_embedder_arg(args.embedder))
+    if args.task:
+        sel = router.select_model(args.texts, method=args.method)
+        console.print(_selection_table(sel, f"selection for {len(args.texts)} task inputs"))
+        console.print(f"[bold]chosen:[/bold] {sel.model}\n{sel.why}")
+        return 0
+    routes = router.route(args.texts)
+    table = Table(title="per-input routing")
+    table.add_column("input")
+    table.add_column("chosen model")
+    table.add_column("P(correct)", justify="right")
+    table.add_column("distance", justify="right")
+    for i, text in enumerate(args.texts):
+        j = routes.model_names.index(routes[i])
+        table.add_row(
+            _clip(text), routes[i], f"{routes.proba[i, j]:.2f}", f"{routes.distance[i]:.3f}"
+        )
+    console.print(table)
+    return 0
+
+
+def _cmd_demo(args: argparse.Namespace, console: Console) -> int:
+    start = time.perf_counter()
+    bench = load_benchmark(args.data)
+    console.print(f"[bold]benchmark[/bold] {bench!r}")
+    task = (
+        args.task
+        if args.task
+        else (DEMO_TASK if DEMO_TASK in bench.task_names else bench.task_names[0])
+    )
+    train, held = bench.drop_tasks([task]), bench.select_tasks([task])
+    console.print(
+        f"fitting on {train.n_tasks} tasks ({train.n_inputs} inputs); holding out {task!r}"
+    )
+    router = Router(embedder=_embedder_arg(args.embedder)).fit(train)
+    sel = router.select_model(held.texts)
+    console.print(
+        _selection_table(sel, f"which model for the unseen task {task!r}? ({held.n_inputs} inputs)")
+    )
+    true_acc = dict(zip(held.models, held.task_accuracy()[0], strict=True))
+    best = max(true_acc, key=lambda m: true_acc[m])
+    console.print(
+        f"[bold]S3 chose[/bold] {sel.model} (true accuracy {true_acc[sel.model]:.3f}); "
+        f"best on average {sel.bma} ({true_acc[sel.bma]:.3f}); "
+        f"oracle {best} ({true_acc[best]:.3f})\n{sel.why}"
+    )
+    full = Router(embedder=_embedder_arg(args.embedder)).fit(bench)
+    routes = full.route(DEMO_PROMPTS)
+    table = Table(title="per-input routing (router fitted on all tasks)")
+    table.add_column("prompt")
+    table.add_column("chosen model")
+    table.add_column("P(correct)", justify="right")
+    for i, prompt in enumerate(DEMO_PROMPTS):
+        j = routes.model_names.index(routes[i])
+        table.add_row(_clip(prompt), routes[i], f"{routes.proba[i, j]:.2f}")
+    console.print(table)
+    console.print(f"done in {time.perf_counter() - start:.1f} s")
+    return 0
+
+
+# --------------------------------------------------------------------------- evaluate
+
+Rows = list[list[str]]
+
+
+def _int_list(value: str) -> list[int]:
+    """``"0,5,20"`` -> ``[0, 5, 20]`` (each item a non-negative int)."""
+    try:
+        items = [int(v) for v in value.replace(",", " ").split()]
+    except ValueError:
+        msg = f"expected non-negative integers, got {value!r}"
+        raise argparse.ArgumentTypeError(msg) from None
+    if not items or any(v < 0 for v in items):
+        msg = f"expected non-negative integers, got {value!r}"
+        raise argparse.ArgumentTypeError(msg)
+    return items
+
+
+def _methods_arg(value: str | None) -> list[str]:
+    if not value:
+        return list(METHODS)
+    chosen = [m.strip() for m in value.split(",") if m.strip()]
+    unknown = [m for m in chosen if m not in METHODS]
+    if unknown or not chosen:
+        msg = f"unknown method(s) {unknown or [value]}; choose from {', '.join(METHODS)}"
+        raise ValueError(msg)
+    return chosen
+
+
+def _fmt(value: float | None, digits: int = 3) -> str:
+    return "-" if value is None else f"{value:.{digits}f}"
+
+
+def method_rows(
+    result: EvaluationResult, methods: Sequence[str], sweep: int = 0
+) -> tuple[list[str], Rows]:
+    """Headers and rows of the per-method table of one sweep point."""
+    point = result.sweeps[sweep]
+    headers = ["method", "accuracy", "ratio to oracle", "BMA rate", "mean cost"]
+    rows = [
+        [
+            m,
+            _fmt(point.methods[m].accuracy),
+            _fmt(point.methods[m].oracle_ratio),
+            _fmt(point.methods[m].bma_rate, 2),
+            _fmt(point.methods[m].mean_cost),
+        ]
+        for m in methods
+    ]
+    return headers, rows
+
+
+def task_rows(
+    result: EvaluationResult, methods: Sequence[str], sweep: int = 0
+) -> tuple[list[str], Rows]:
+    """Headers and rows of the per-task table of one sweep point."""
+    point = result.sweeps[sweep]
+    headers = ["task", "n", *methods, "oracle model", "S3 model", "p true", "p est."]
+    rows = [
+        [
+            t.task,
+            str(t.n),
+            *(_fmt(t.accuracy[m]) for m in methods),
+            str(t.selected["oracle"]),
+            str(t.selected["s3"]),
+            _fmt(t.p_true, 2),
+            _fmt(t.p_estimated, 2),
+        ]
+        for t in point.tasks
+    ]
+    return headers, rows
+
+
+def render_table(console: Console, fmt: str, title: str, headers: list[str], rows: Rows) -> None:
+    """Print a table as a rich table, plain aligned text or a Markdown table."""
+    if fmt == "rich":
+        table = Table(title=title)
+        for i, h in enumerate(headers):
+            table.add_column(h, justify="left" if i == 0 or "model" in h else "right")
+        for row in rows:
+            table.add_row(*row)
+        console.print(table)
+        return
+    if fmt == "markdown":
+        lines = [f"**{title}**", "", "| " + " | ".join(headers) + " |"]
+        lines.append("|" + "|".join("---" if i == 0 else "---:" for i in range(len(headers))) + "|")
+        lines += ["| " + " | ".join(row) + " |" for row in rows]
+    else:
+        widths = [
+            max(len(h), *(len(r[i]) for r in rows)) if rows else len(h)
+            for i, h in enumerate(headers)
+        ]
+        lines = [title, "  ".join(h.ljust(w) for h, w in zip(headers, widths, strict=True))]
+        lines += ["  ".join(c.ljust(w) for c, w in zip(row, widths, strict=True)) for row in rows]
+    console.print("\n".join(lines) + "\n", markup=False, highlight=False, soft_wrap=True)
+
+
+def _progress(console: Console) -> tuple[Any, Callable[[str, int, int], None]]:
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+
+    progress = Progress(
+        TextColumn("{task.description}"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TimeElapsedColumn(),
+        console=Console(stderr=True),
+        transient=True,
+    )
+    ids: dict[str, Any] = {}
+
+    def update(stage: str, done: int, total: int) -> None:
+        if stage not in ids:
+            ids[stage] = progress.add_task(stage, total=total)
+        progress.update(ids[stage], completed=done, total=total)
+
+    return progress, update
+
+
+def _cmd_evaluate(args: argparse.Namespace, console: Console) -> int:
+    methods = _methods_arg(args.methods)
+    shots = [n for group in (args.labeled_per_task or [[0]]) for n in group]
+    bench = load_benchmark(args.data)
+    params: dict[str, Any] = {"k": args.k, "predictor": args.predictor}
+    progress, update = _progress(console)
+    with progress:
+        result = evaluate(
+            bench,
+            embedder=_embedder_arg(args.embedder),
+            router_params=params,
+            protocol=args.protocol,
+            labeled_per_task=shots,
+            repeats=args.repeats,
+            seed=args.seed,
+            progress=update,
+        )
+    result.config["data"] = args.data
+    fmt = args.format
+    console.print(
+        f"{bench!r}; embedder {result.embedder}; protocol {args.protocol}",
+        markup=False,
+        highlight=False,
+    )
+    for i, point in enumerate(result.sweeps):
+        label = (
+            "no labelled inputs"
+            if point.labeled_per_task == 0
+            else (f"{point.labeled_per_task} labelled inputs per task, {point.repeats} repeats")
+        )
+        headers, rows = method_rows(result, methods, i)
+        render_table(console, fmt, f"Methods ({label})", headers, rows)
+    headers, rows = task_rows(result, methods, 0)
+    render_table(
+        console,
+        fmt,
+        f"Per task ({'no labelled inputs' if shots[0] == 0 else shots[0]})",
+        headers,
+        rows,
+    )
+    diag = result.sweeps[0].diagnostics
+    lines = [
+        f"predictor accuracy on held-out tasks: true {_fmt(diag['predictor_accuracy'])}, "
+        f"estimated {_fmt(diag['estimated_predictor_accuracy'])}; "
+        f"per-input oracle {_fmt(diag['per_input_oracle'])}"
+    ]
+    if result.cost_curve is not None:
+        lines.append(
+            f"cost-quality AIQ: routing {result.cost_curve.aiq:.3f}, "
+            f"single models {result.cost_curve.models_aiq:.3f}"
+        )
+    console.print("\n".join(lines), markup=False, highlight=False)
+    if args.json:
+        path = result.save_json(args.json)
+        console.print(f"wrote {path}", markup=False, highlight=False)
+    if args.plots:
+        from langchain_benchrouter.plots import write_plots
+
+        for path in write_plots(result, args.plots, prefix=args.plot_prefix):
+            console.print(f"wrote {path}", markup=False, highlight=False)
+    return 0
+
+
+def _selection_table(sel: object, title: str) -> Table:
+    from langchain_benchrouter.decisions import Selection
+
+    assert isinstance(sel, Selection)
+    table = Table(title=title)
+    for col in ("model", "S1", "S2", "S3", "p"):
+        table.add_column(col, justify="left" if col == "model" else "right")
+    order = sorted(sel.s1, key=lambda m: -(sel.s3.get(m, sel.s2[m])))
+    for m in order:
+        mark = " *" if m == sel.model else ""
+        table.add_row(
+            m + mark,
+            f"{sel.s1[m]:.3f}",
+            f"{sel.s2[m]:.3f}",
+            f"{sel.s3[m]:.3f}" if sel.s3 else "-",
+            f"{sel.p[m]:.3f}" if sel.p else "-",
+        )
+    return table
+
+
+def _clip(text: str, n: int = 60) -> str:
+    text = " ".join(text.split())
+    return text if len(text) <= n else text[: n - 1] + "…"
+
+
+class _Parser(argparse.ArgumentParser):
+    """An argument parser whose errors are one line (no usage dump) with exit code 2."""
+
+    def error(self, message: str) -> NoReturn:
+        self.exit(2, f"{self.prog}: error: {message}\n")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """The argument parser of ``benchrouter``."""
+    parser = _Parser(prog="benchrouter", description=__doc__.splitlines()[0])
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    ev = sub.add_parser(
+        "evaluate",
+        help="leave-one-task-out evaluation: does routing beat the best single model?",
+        description="Leave-one-task-out evaluation of the router (see docs/results.md).",
+    )
+    ev.add_argument("data", help="benchmark path (any layout Benchmark.load reads) or 'bundled'")
+    ev.add_argument(
+        "--embedder", default=None, help="'default' (offline MiniLM), 'hashing' or a model path"
+    )
+    ev.add_argument("--predictor", choices=["knn", "mlp"], default="knn")
+    ev.add_argument("--k", type=int, default=5, help="neighbours of the kNN predictor (default 5)")
+    ev.add_argument(
+        "--labeled-per-task",
+        type=_int_list,
+        action="append",
+        metavar="N[,N...]",
+        help="labelled inputs of the held-out task added to the memory; several values "
+        "(comma-separated or repeated) make a sweep (default 0)",
+    )
+    ev.add_argument("--repeats", type=int, default=10, help="random draws per N > 0 (default 10)")
+    ev.add_argument("--seed", type=int, default=0)
+    ev.add_argument("--protocol", choices=sorted(PROTOCOLS), default="loto")
+    ev.add_argument(
+        "--methods",
+        default=None,
+        help=f"comma-separated methods to show (default all: {','.join(METHODS)})",
+    )
+    ev.add_argument("--json", default=None, metavar="OUT", help="write the results as JSON")
+    ev.add_argument("--plots", default=None, metavar="DIR", help="write PNG figures into DIR")
+    ev.add_argument("--plot-prefix", default="", help="prefix of the figure file names")
+    ev.add_argument(
+        "--format", choices=["rich", "plain", "markdown"], default="rich", help="table style"
+    )
+    ev.set_defaults(func=_cmd_evaluate)
+
+    demo = sub.add_parser(
+        "demo", help="fit on the bundled data; show a task selection and per-input routing"
+    )
+    demo.add_argument("--data", default="bundled", help="benchmark path or 'bundled' (default)")
+    demo.add_argument("--task", default=None, help=f"task to hold out (default {DEMO_TASK})")
+    demo.add_argument(
+        "--embedder", default=None, help="'default' (offline MiniLM), 'hashing' or a model path"
+    )
+    demo.set_defaults(func=_cmd_demo)
+
+    fit = sub.add_parser("fit", help="fit a router on DATA and save it")
+    fit.add_argument("data", help="benchmark path or 'bundled'")
+    fit.add_argument("-o", "--output", required=True, help="router directory to write")
+    fit.add_argument("--k", type=int, default=5)
+    fit.add_argument("--predictor", choices=["knn", "mlp"], default="knn")
+    fit.add_argument("--embedder", default=None)
+    fit.set_defaults(func=_cmd_fit)
+
+    route = sub.add_parser("route", help="route texts with a saved router")
+    route.add_argument("router_dir")
+    route.add_argument("texts", nargs="+")
+    route.add_argument(
+        "--task", action="store_true", help="treat the texts as one task and select a model"
+    )
+    route.add_argument("--method", choices=["s1", "s2", "s3"], default="s3")
+    route.add_argument("--embedder", default=None)
+    route.set_defaults(func=_cmd_route)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Run the command line; returns the exit code."""
+    try:
+        args = build_parser().parse_args(argv)
+    except SystemExit as exc:  # --help, or a usage error already printed on one line
+        return exc.code if isinstance(exc.code, int) else 2
+    console = Console()
+    try:
+        code: int = args.func(args, console)
+    except (BenchRouterError, OSError, ValueError, ImportError) as exc:
+        message = " ".join(str(exc).split()) or type(exc).__name__
+        print(f"benchrouter: error: {message}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print("benchrouter: interrupted", file=sys.stderr)
+        return 130
+    return code
+
+
+if __name__ == "__main__":  # pragma: no cover
+    raise SystemExit(main())

@@ -1,0 +1,741 @@
+"""Router: learn from benchmark evaluations, then pick models for tasks or single inputs.
+
+The router is shaped like a scikit-learn estimator: ``__init__`` only stores
+parameters, :meth:`Router.fit` validates the benchmark and learns, fitted state ends
+in ``_``. It knows nothing of LangChain; the LangChain faces wrap it.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping, Sequence
+from importlib.metadata import PackageNotFoundError, version
+from pathlib import Path
+from typing import Any, Literal
+
+import numpy as np
+from numpy.typing import NDArray
+
+from langchain_benchrouter.artifact import read_artifact, write_artifact
+from langchain_benchrouter.benchmark import Benchmark
+from langchain_benchrouter.decisions import Routes, Selection
+from langchain_benchrouter.embeddings import (
+    CachedEmbedder,
+    Embedder,
+    HashingEmbedder,
+    resolve_embedder,
+)
+from langchain_benchrouter.errors import (
+    ArtifactError,
+    BenchmarkFormatError,
+    EmbedderError,
+    EmbedderMismatchError,
+    NotFittedError,
+    RoutingInputError,
+    UnknownModelError,
+)
+from langchain_benchrouter.predictors import (
+    KNNCorrectnessPredictor,
+    MLPCorrectnessPredictor,
+    NeighborIndex,
+    Neighbors,
+    masked_neighbor_mean,
+)
+from langchain_benchrouter.scoring import (
+    best_model_on_average,
+    gaussian_kernel_smooth,
+    per_input_utility,
+    predictor_accuracy,
+    prob_beats,
+    s1,
+    s2,
+    s3,
+    task_descriptor,
+)
+
+__all__ = ["Router"]
+
+Method = Literal["s1", "s2", "s3"]
+Predictor = KNNCorrectnessPredictor | MLPCorrectnessPredictor
+
+
+def _library_version() -> str:
+    try:
+        return version("langchain-benchrouter")
+    except PackageNotFoundError:  # pragma: no cover - running from a source tree
+        return "0+unknown"
+
+
+def _check_texts(texts: Sequence[str] | str, what: str = "inputs") -> list[str]:
+    if isinstance(texts, str):
+        msg = f"{what} must be a list of strings, got a single string (wrap it in a list)"
+        raise RoutingInputError(msg)
+    items = list(texts)
+    if not items:
+        msg = f"no {what} given: need at least one text"
+        raise RoutingInputError(msg)
+    for i, t in enumerate(items):
+        if not isinstance(t, str):
+            msg = f"{what}[{i}] is {type(t).__name__}, not str"
+            raise RoutingInputError(msg)
+        if not t.strip():
+            msg = f"{what}[{i}] is empty or whitespace; there is nothing to route on"
+            raise RoutingInputError(msg)
+    return items
+
+
+class Router:
+    """Pick LLMs for a new task or a single input from their benchmark results.
+
+    Implements "Large Language Model Routing with Benchmark Datasets" (Shnitzer et al.,
+    2024): kNN correctness predictors over embedded benchmark inputs, the S1/S2/S3 task
+    scores with the out-of-distribution confidence model (task descriptor u, reference
+    pairs from leave-one-task-out, Gaussian kernel smoother), shrinkage toward the best
+    model on average, and per-input argmax routing.
+
+    Args:
+        k: neighbours of the kNN correctness predictor.
+        embedder: ``None`` (offline all-MiniLM-L6-v2), ``"hashing"``, a model path or id,
+            an :class:`~langchain_benchrouter.embeddings.Embedder`, or a LangChain
+            ``Embeddings`` object.
+        predictor: ``"knn"`` (default) or ``"mlp"`` (the paper's Appendix C).
+        predictor_params: keyword arguments of the MLP predictor.
+        descriptor_neighbors: K, neighbours used by the task descriptor u (paper: 19).
+        bandwidth: h of the Gaussian kernel smoother of p (paper: 0.09).
+        shrink_threshold: keep the S3 winner only if P(it beats BMA) >= this (paper: 0.6);
+            ``None`` disables the shrinkage.
+        correctness_threshold: g_m(x) above this counts as "predicted correct" (0.5).
+        tie_break: weight of the mean benchmark accuracy in per-input argmax (0.01).
+        cache_dir: embedding cache directory; ``None`` for the default
+            (``$BENCHROUTER_CACHE_DIR`` or ``~/.cache/langchain-benchrouter``), ``False``
+            to disable caching.
+
+    Example:
+        >>> from langchain_benchrouter import Benchmark, Router
+        >>> router = Router(embedder="hashing").fit(Benchmark.bundled())
+        >>> router.select_model(["What is the capital of France?", "Who wrote Hamlet?"]).model
+        'llama-3.3-nemotron-super-49b-v1'
+        >>> router.route(["def add(a, b):"])[0] in router.model_names
+        True
+    """
+
+    def __init__(
+        self,
+        k: int = 5,
+        *,
+        embedder: Any = None,
+        predictor: Literal["knn", "mlp"] = "knn",
+        predictor_params: Mapping[str, Any] | None = None,
+        descriptor_neighbors: int = 19,
+        bandwidth: float = 0.09,
+        shrink_threshold: float | None = 0.6,
+        correctness_threshold: float = 0.5,
+        tie_break: float = 0.01,
+        cache_dir: str | os.PathLike[str] | Literal[False] | None = None,
+    ) -> None:
+        self.k = k
+        self.embedder = embedder
+        self.predictor = predictor
+        self.predictor_params = predictor_params
+        self.descriptor_neighbors = descriptor_neighbors
+        self.bandwidth = bandwidth
+        self.shrink_threshold = shrink_threshold
+        self.correctness_threshold = correctness_threshold
+        self.tie_break = tie_break
+        self.cache_dir = cache_dir
+
+    # ------------------------------------------------------------------ fitting
+    def _params(self) -> dict[str, Any]:
+        return {
+            "k": self.k,
+            "predictor": self.predictor,
+            "predictor_params": dict(self.predictor_params or {}),
+            "descriptor_neighbors": self.descriptor_neighbors,
+            "bandwidth": self.bandwidth,
+            "shrink_threshold": self.shrink_threshold,
+            "correctness_threshold": self.correctness_threshold,
+            "tie_break": self.tie_break,
+        }
+
+    def _validate_params(self) -> None:
+        problems = []
+        if not isinstance(self.k, int) or self.k < 1:
+            problems.append(f"k must be a positive int, got {self.k!r}")
+        if not isinstance(self.descriptor_neighbors, int) or self.descriptor_neighbors < 1:
+            problems.append(
+                f"descriptor_neighbors must be a positive int, got {self.descriptor_neighbors!r}"
+            )
+        if not self.bandwidth > 0:
+            problems.append(f"bandwidth must be > 0, got {self.bandwidth!r}")
+        if self.shrink_threshold is not None and not 0.0 <= self.shrink_threshold <= 1.0:
+            problems.append(
+                f"shrink_threshold must be in [0, 1] or None, got {self.shrink_threshold!r}"
+            )
+        if not 0.0 < self.correctness_threshold < 1.0:
+            problems.append(
+                f"correctness_threshold must be in (0, 1), got {self.correctness_threshold!r}"
+            )
+        if self.predictor not in ("knn", "mlp"):
+            problems.append(f"predictor must be 'knn' or 'mlp', got {self.predictor!r}")
+        if problems:
+            raise ValueError("; ".join(problems))
+
+    def _make_predictor(self) -> Predictor:
+        if self.predictor == "mlp":
+            return MLPCorrectnessPredictor(**dict(self.predictor_params or {}))
+        return KNNCorrectnessPredictor(k=self.k)
+
+    def _resolve_embedder(self) -> Embedder:
+        emb = resolve_embedder(self.embedder)
+        if self.cache_dir is False or isinstance(emb, HashingEmbedder | CachedEmbedder):
+            return emb  # hashing is faster than a cache lookup
+        return CachedEmbedder(emb, self.cache_dir)
+
+    def fit(self, benchmark: Benchmark, *, embeddings: np.ndarray | None = None) -> Router:
+        """Embed the benchmark inputs, fit the correctness predictor and the reference pairs.
+
+        Args:
+            benchmark: the scored benchmark to learn from.
+            embeddings: precomputed (n, d) embeddings of ``benchmark.texts`` made with this
+                router's embedder (skips embedding; used by the evaluation harness).
+
+        Returns:
+            self, fitted.
+
+        Raises:
+            ValueError: invalid parameters, or fewer benchmark inputs than ``k``.
+        """
+        self._validate_params()
+        if not isinstance(benchmark, Benchmark):
+            msg = f"fit() expects a Benchmark, got {type(benchmark).__name__}"
+            raise TypeError(msg)
+        if benchmark.n_inputs < self.k:
+            msg = f"the benchmark has {benchmark.n_inputs} inputs, fewer than k={self.k}"
+            raise BenchmarkFormatError(msg)
+        self.embedder_ = self._resolve_embedder()
+        if embeddings is None:
+            X = self.embedder_.embed(benchmark.texts)
+        else:
+            X = np.asarray(embeddings, dtype=np.float32)
+            if X.ndim != 2 or X.shape[0] != benchmark.n_inputs:
+                msg = f"embeddings have shape {X.shape}, expected ({benchmark.n_inputs}, d)"
+                raise ValueError(msg)
+        self.embeddings_ = X
+        self.labels_ = benchmark.labels.astype(np.float32)
+        self.task_index_ = benchmark.task_index.astype(np.int64)
+        self.task_names_ = list(benchmark.task_names)
+        self.model_names_ = list(benchmark.models)
+        self.model_info_ = {m: dict(benchmark.model_info.get(m, {})) for m in self.model_names_}
+        self.task_accuracy_ = benchmark.task_accuracy().astype(np.float64)
+        self.score_threshold_ = float(benchmark.threshold)
+        self._finish_fit(fit_reference=True)
+        return self
+
+    def _finish_fit(self, *, fit_reference: bool, predictor: Predictor | None = None) -> None:
+        """Derive everything that follows from the stored arrays (shared by fit and load)."""
+        self.index_ = NeighborIndex(self.embeddings_)
+        if predictor is None:
+            predictor = self._make_predictor().fit(
+                self.embeddings_, self.labels_, index=self.index_
+            )
+        self.predictor_ = predictor
+        acc = self.task_accuracy_
+        counts = (~np.isnan(acc)).sum(axis=0)
+        self.model_prior_ = np.divide(
+            np.nansum(acc, axis=0), counts, out=np.zeros(acc.shape[1]), where=counts > 0
+        )
+        self.bma_ = best_model_on_average(acc)
+        self.costs_ = np.array(
+            [_model_cost(self.model_info_.get(m, {})) for m in self.model_names_], dtype=np.float64
+        )
+        if fit_reference:
+            self.ref_u_, self.ref_p_ = self._reference_pairs()
+
+    def _reference_pairs(self) -> tuple[NDArray[np.float64], NDArray[np.float64]]:
+        """Leave-one-task-out (u(d), p_true(d, m)) for every benchmark task d."""
+        n_tasks = len(self.task_names_)
+        m = len(self.model_names_)
+        if n_tasks < 2:
+            return np.zeros(0), np.zeros((0, m))
+        ref_u = np.full(n_tasks, np.nan)
+        ref_p = np.full((n_tasks, m), np.nan)
+        n_search = max(self.k, self.descriptor_neighbors)
+        for d in range(n_tasks):
+            inside = self.task_index_ == d
+            if not inside.any() or inside.all():
+                continue
+            X_rest, Y_rest = self.embeddings_[~inside], self.labels_[~inside]
+            index = NeighborIndex(X_rest)
+            nb = index.search(self.embeddings_[inside], n_search)
+            if self.predictor == "knn":
+                prior = KNNCorrectnessPredictor(k=self.k).fit(X_rest, Y_rest, index=index).prior_
+                g = masked_neighbor_mean(Y_rest, nb.indices[:, : self.k], prior)
+            else:
+                g = (
+                    self._make_predictor()
+                    .fit(X_rest, Y_rest)
+                    .predict_proba(self.embeddings_[inside])
+                )
+            ref_u[d] = task_descriptor(nb.distances[:, : self.descriptor_neighbors])
+            ref_p[d] = predictor_accuracy(g, self.labels_[inside], self.correctness_threshold)
+        keep = ~np.isnan(ref_u)
+        return ref_u[keep], ref_p[keep]
+
+    def add_labeled(
+        self,
+        inputs: Sequence[str],
+        model_scores: Mapping[str, Sequence[float | None]] | np.ndarray,
+    ) -> Router:
+        """Add labelled inputs of the user's own task to the router's memory (few-shot variant).
+
+        The inputs join the neighbour search at once (so they move both the predicted
+        correctness of nearby inputs and the task descriptor u of a task they resemble),
+        keep the benchmark's reference pairs and best model on average, and are saved
+        with the router.
+
+        Args:
+            inputs: the texts.
+            model_scores: per model, one score in [0, 1] per input (``None``/NaN where the
+                model was not run), as ``{model: [scores]}`` or an (n, M) array in
+                :attr:`model_names` order. Models left out of the mapping count as missing.
+
+        Returns:
+            self.
+
+        Example:
+            >>> router.add_labeled(["What is 7 * 6?"], {"qwen2.5-7b-instruct": [1.0]})
+        """
+        self._check_fitted()
+        items = _check_texts(inputs, "inputs")
+        m = len(self.model_names_)
+        if isinstance(model_scores, Mapping):
+            unknown = [k for k in model_scores if k not in self.model_names_]
+            if unknown:
+                msg = (
+                    f"model_scores names unknown model(s) {unknown}; "
+                    f"the router knows {self.model_names_}"
+                )
+                raise UnknownModelError(msg)
+            scores = np.full((len(items), m), np.nan)
+            for name, vals in model_scores.items():
+                col = [np.nan if v is None else v for v in vals]
+                if len(col) != len(items):
+                    msg = f"model_scores[{name!r}] has {len(col)} scores for {len(items)} inputs"
+                    raise RoutingInputError(msg)
+                try:
+                    scores[:, self.model_names_.index(name)] = np.asarray(col, dtype=np.float64)
+                except (TypeError, ValueError) as exc:
+                    msg = f"model_scores[{name!r}] holds a non-numeric score"
+                    raise RoutingInputError(msg) from exc
+        else:
+            scores = np.asarray(model_scores, dtype=np.float64)
+            if scores.shape != (len(items), m):
+                msg = f"model_scores has shape {scores.shape}, expected ({len(items)}, {m})"
+                raise RoutingInputError(msg)
+        known = ~np.isnan(scores)
+        if ((scores[known] < 0) | (scores[known] > 1)).any() or np.isinf(scores).any():
+            msg = "labelled scores must lie in [0, 1] (use None/NaN for a model that was not run)"
+            raise RoutingInputError(msg)
+        if not known.any():
+            msg = "model_scores holds no score at all"
+            raise RoutingInputError(msg)
+        labels = np.where(known, (scores >= self.score_threshold_).astype(np.float32), np.nan)
+        X = self.embedder_.embed(items)
+        self.embeddings_ = np.concatenate([self.embeddings_, X.astype(self.embeddings_.dtype)])
+        self.labels_ = np.concatenate([self.labels_, labels.astype(np.float32)])
+        # Labelled user inputs belong to no benchmark task: task index -1.
+        self.task_index_ = np.concatenate([self.task_index_, np.full(len(items), -1, np.int64)])
+        self._finish_fit(fit_reference=False)
+        return self
+
+    # ------------------------------------------------------------------ helpers
+    def _check_fitted(self) -> None:
+        if not hasattr(self, "predictor_"):
+            msg = "this Router is not fitted yet; call fit(benchmark) or Router.load(path) first"
+            raise NotFittedError(msg)
+
+    @property
+    def model_names(self) -> list[str]:
+        """The benchmark's models, in column order."""
+        self._check_fitted()
+        return list(self.model_names_)
+
+    @property
+    def best_model_on_average(self) -> str:
+        """The model with the best mean per-task accuracy on the benchmark (BMA)."""
+        self._check_fitted()
+        return self.model_names_[self.bma_]
+
+    def model_costs(self) -> dict[str, float | None]:
+        """Known cost per model (mean of input and output USD price per million tokens)."""
+        self._check_fitted()
+        return {
+            m: (None if np.isnan(c) else float(c))
+            for m, c in zip(self.model_names_, self.costs_, strict=True)
+        }
+
+    def _allowed(self, models: Sequence[str] | None) -> NDArray[np.bool_] | None:
+        if models is None:
+            return None
+        unknown = [m for m in models if m not in self.model_names_]
+        if unknown:
+            msg = f"unknown model(s) {unknown}; the router knows {self.model_names_}"
+            raise UnknownModelError(msg)
+        if not models:
+            msg = "models= must name at least one model"
+            raise RoutingInputError(msg)
+        return np.isin(np.array(self.model_names_), list(models))
+
+    def _search(self, texts: Sequence[str] | str, what: str) -> tuple[np.ndarray, Neighbors]:
+        items = _check_texts(texts, what)
+        Q = self.embedder_.embed(items)
+        if Q.shape[1] != self.embeddings_.shape[1]:
+            msg = (
+                f"the embedder returned dimension {Q.shape[1]}, "
+                f"the router was fitted with {self.embeddings_.shape[1]}"
+            )
+            raise EmbedderMismatchError(msg)
+        return Q, self.index_.search(Q, max(self.k, self.descriptor_neighbors))
+
+    def _proba(self, Q: np.ndarray, nb: Neighbors) -> NDArray[np.float32]:
+        if isinstance(self.predictor_, KNNCorrectnessPredictor):
+            return self.predictor_.predict_from_neighbors(nb)
+        return self.predictor_.predict_proba(Q)
+
+    def predict_proba(self, texts: Sequence[str]) -> NDArray[np.float32]:
+        """Predicted correctness (n, M) of each model on each text."""
+        self._check_fitted()
+        Q, nb = self._search(texts, "texts")
+        return self._proba(Q, nb)
+
+    # ------------------------------------------------------------------ decisions
+    def select_model(
+        self,
+        task_inputs: Sequence[str],
+        *,
+        method: Method = "s3",
+        models: Sequence[str] | None = None,
+        p: Mapping[str, float] | Sequence[float] | None = None,
+    ) -> Selection:
+        """Choose one model for a task from a sample of its (unlabeled) inputs.
+
+        Args:
+            task_inputs: texts of the new task (more is better; tens to hundreds).
+            method: ``"s3"`` (default, OOD-aware with shrinkage to BMA), ``"s2"`` or ``"s1"``.
+            models: restrict the choice to these models.
+            p: override the estimated predictor accuracy per model (evaluation's
+                "S3 with true p").
+
+        Returns:
+            The :class:`~langchain_benchrouter.decisions.Selection`.
+        """
+        self._check_fitted()
+        if method not in ("s1", "s2", "s3"):
+            msg = f"unknown method {method!r}; use 's1', 's2' or 's3'"
+            raise ValueError(msg)
+        allowed = self._allowed(models)
+        Q, nb = self._search(task_inputs, "task_inputs")
+        g = self._proba(Q, nb)
+        n = g.shape[0]
+        u = task_descriptor(nb.distances[:, : self.descriptor_neighbors])
+        sc1, sc2 = s1(g), s2(g, self.correctness_threshold)
+        names = self.model_names_
+        p_arr: NDArray[np.float64] | None
+        if p is not None:
+            p_arr = self._p_override(p)
+        elif len(self.ref_u_):
+            p_arr = gaussian_kernel_smooth(u, self.ref_u_, self.ref_p_, self.bandwidth)
+            # A model without any reference value: trust its predictor at the mean reliability.
+            p_arr = np.where(
+                np.isnan(p_arr), np.nanmean(p_arr) if np.isfinite(p_arr).any() else 0.5, p_arr
+            )
+        else:
+            p_arr = None
+        if method == "s3" and p_arr is None:
+            msg = (
+                "S3 needs reference pairs from at least two benchmark tasks; this router was "
+                "fitted on one task. Use method='s2' or 's1', or fit on more tasks."
+            )
+            raise ValueError(msg)
+        sc3 = s3(sc2, p_arr) if p_arr is not None else None
+        score = {"s1": sc1, "s2": sc2, "s3": sc3}[method]
+        assert score is not None
+        cand = self._argmax(score, allowed)
+        bma = (
+            self.bma_
+            if allowed is None or allowed[self.bma_]
+            else self._argmax(self.model_prior_, allowed)
+        )
+        chosen, prob = cand, None
+        why = f"{method.upper()} ranks {names[cand]} first ({score[cand]:.3f})"
+        if method == "s3" and self.shrink_threshold is not None and cand != bma:
+            assert p_arr is not None
+            n_plus = np.rint(sc2 * n).astype(int)
+            prob = prob_beats(
+                int(n_plus[cand]), float(p_arr[cand]), int(n_plus[bma]), float(p_arr[bma]), n
+            )
+            if prob < self.shrink_threshold:
+                chosen = bma
+                why += (
+                    f", but P(it beats {names[bma]}) = {prob:.2f} < {self.shrink_threshold}:"
+                    f" keeping the best model on average"
+                )
+            else:
+                why += f"; P(it beats the best model on average {names[bma]}) = {prob:.2f}"
+        elif cand == bma:
+            why += "; it is also the best model on average"
+        why += f" (u = {u:.3f} over {n} inputs)"
+
+        def as_dict(arr: np.ndarray | None) -> dict[str, float]:
+            return {} if arr is None else {m: float(v) for m, v in zip(names, arr, strict=True)}
+
+        return Selection(
+            model=names[chosen],
+            method=method,
+            s1=as_dict(sc1),
+            s2=as_dict(sc2),
+            s3=as_dict(sc3),
+            p=as_dict(p_arr),
+            u=u,
+            candidate=names[cand],
+            bma=names[bma],
+            prob_beats_bma=prob,
+            n_inputs=n,
+            why=why,
+        )
+
+    def _argmax(self, score: np.ndarray, allowed: NDArray[np.bool_] | None) -> int:
+        """Argmax with ties broken by mean benchmark accuracy, restricted to ``allowed``."""
+        s = np.round(np.asarray(score, dtype=np.float64), 12)
+        if allowed is not None:
+            s = np.where(allowed, s, -np.inf)
+        return int(np.lexsort((self.model_prior_, s))[-1])
+
+    def _p_override(self, p: Mapping[str, float] | Sequence[float]) -> NDArray[np.float64]:
+        if isinstance(p, Mapping):
+            unknown = [m for m in p if m not in self.model_names_]
+            if unknown:
+                msg = f"p names unknown model(s) {unknown}"
+                raise UnknownModelError(msg)
+            arr = np.array([p.get(m, np.nan) for m in self.model_names_], dtype=np.float64)
+        else:
+            arr = np.asarray(p, dtype=np.float64)
+        if (
+            arr.shape != (len(self.model_names_),)
+            or np.isnan(arr).any()
+            or ((arr < 0) | (arr > 1)).any()
+        ):
+            msg = f"p must give a value in [0, 1] for each of the {len(self.model_names_)} models"
+            raise ValueError(msg)
+        return arr
+
+    def route(
+        self,
+        inputs: Sequence[str],
+        *,
+        models: Sequence[str] | None = None,
+        cost_weight: float = 0.0,
+        costs: Mapping[str, float] | None = None,
+    ) -> Routes:
+        """Choose a model for each input: argmax of predicted correctness (+ tie-break, - cost).
+
+        Args:
+            inputs: texts to route.
+            models: restrict the choice to these models.
+            cost_weight: points of predicted correctness one unit of cost is worth (0 ignores
+                cost).
+            costs: cost per model (default: the benchmark's known prices); needed for every
+                allowed model when ``cost_weight`` > 0.
+
+        Returns:
+            :class:`~langchain_benchrouter.decisions.Routes`, a sequence of model names with
+            the per-model probabilities and distances attached.
+        """
+        self._check_fitted()
+        allowed = self._allowed(models)
+        cost_arr = None
+        if cost_weight:
+            if cost_weight < 0 or not np.isfinite(cost_weight):
+                msg = f"cost_weight must be a finite number >= 0, got {cost_weight!r}"
+                raise ValueError(msg)
+            cost_arr = self._cost_array(costs, allowed)
+        Q, nb = self._search(inputs, "inputs")
+        g = self._proba(Q, nb)
+        utility = per_input_utility(
+            g,
+            self.model_prior_,
+            tie_break=self.tie_break,
+            costs=cost_arr,
+            cost_weight=cost_weight,
+            allowed=allowed,
+        )
+        choice = np.argmax(utility, axis=1)
+        return Routes(
+            models=[self.model_names_[i] for i in choice],
+            model_names=list(self.model_names_),
+            proba=g,
+            distance=nb.distances[:, : self.k].mean(axis=1).astype(np.float32),
+            utility=utility,
+        )
+
+    def _cost_array(
+        self, costs: Mapping[str, float] | None, allowed: NDArray[np.bool_] | None
+    ) -> NDArray[np.float64]:
+        if costs is None:
+            arr = self.costs_.copy()
+        else:
+            unknown = [m for m in costs if m not in self.model_names_]
+            if unknown:
+                msg = f"costs name unknown model(s) {unknown}"
+                raise UnknownModelError(msg)
+            arr = np.array([costs.get(m, np.nan) for m in self.model_names_], dtype=np.float64)
+        need = np.ones(len(arr), bool) if allowed is None else allowed
+        missing = [
+            m
+            for m, c, a in zip(self.model_names_, arr, need, strict=True)
+            if a and not np.isfinite(c)
+        ]
+        if missing:
+            msg = f"cost_weight > 0 but no cost is known for {missing}; pass costs={{model: cost}}"
+            raise ValueError(msg)
+        return np.nan_to_num(arr, nan=0.0)
+
+    # ------------------------------------------------------------------ persistence
+    def save(self, path: str | os.PathLike[str]) -> Path:
+        """Save the fitted router as a versioned, pickle-free directory; returns its path."""
+        self._check_fitted()
+        pred_params, pred_arrays = self.predictor_.get_state()
+        arrays: dict[str, np.ndarray] = {
+            "embeddings": np.ascontiguousarray(self.embeddings_, dtype=np.float32),
+            "labels": np.ascontiguousarray(self.labels_, dtype=np.float32),
+            "task_index": self.task_index_.astype(np.int64),
+            "task_accuracy": self.task_accuracy_.astype(np.float64),
+            "ref_u": self.ref_u_.astype(np.float64),
+            "ref_p": self.ref_p_.astype(np.float64),
+            **pred_arrays,
+        }
+        meta = {
+            "library_version": _library_version(),
+            "params": self._params(),
+            "predictor": pred_params,
+            "embedder": {"name": self.embedder_.name, "dimension": int(self.embeddings_.shape[1])},
+            "models": self.model_names_,
+            "tasks": self.task_names_,
+            "model_info": self.model_info_,
+            "score_threshold": self.score_threshold_,
+        }
+        return write_artifact(path, meta, arrays)
+
+    @classmethod
+    def load(
+        cls, path: str | os.PathLike[str], *, embedder: Any = None, cache_dir: Any = None
+    ) -> Router:
+        """Load a router saved by :meth:`save`.
+
+        Args:
+            path: the saved router directory.
+            embedder: the embedder to use; default: the one recorded in the artifact
+                (the offline MiniLM or the hashing embedder; other embedders must be
+                passed explicitly). A different embedder than the saved one is an error.
+            cache_dir: as in :class:`Router`.
+
+        Raises:
+            ArtifactError: missing, corrupted, tampered or incompatible artifact.
+            EmbedderMismatchError: ``embedder`` is not the one the router was fitted with.
+        """
+        manifest, arrays = read_artifact(path)
+        params = dict(manifest.params)
+        saved_name = str(manifest.embedder.get("name", ""))
+        if embedder is None:
+            embedder = _embedder_from_name(saved_name)
+        try:
+            router = cls(embedder=embedder, cache_dir=cache_dir, **params)
+            router._validate_params()
+        except (TypeError, ValueError) as exc:
+            msg = f"{path}: invalid router parameters in the manifest ({exc})"
+            raise ArtifactError(msg) from exc
+        router.embedder_ = router._resolve_embedder()
+        if router.embedder_.name != saved_name:
+            msg = (
+                f"the router at {path} was fitted with embedder {saved_name!r}, "
+                f"but {router.embedder_.name!r} was supplied"
+            )
+            raise EmbedderMismatchError(msg)
+        n_models, n_tasks = len(manifest.models), len(manifest.tasks)
+        required = {"embeddings", "labels", "task_index", "task_accuracy", "ref_u", "ref_p"}
+        if missing := required - set(arrays):
+            msg = f"{path}: artifact lacks arrays {sorted(missing)}"
+            raise ArtifactError(msg)
+        X, Y, ti = arrays["embeddings"], arrays["labels"], arrays["task_index"]
+        checks = [
+            (
+                X.ndim == 2 and X.shape[1] == manifest.embedder.get("dimension"),
+                "embeddings/dimension",
+            ),
+            (Y.shape == (X.shape[0], n_models), "labels shape"),
+            (ti.shape == (X.shape[0],) and bool(((ti >= -1) & (ti < n_tasks)).all()), "task_index"),
+            (arrays["task_accuracy"].shape == (n_tasks, n_models), "task_accuracy shape"),
+            (arrays["ref_p"].shape == (arrays["ref_u"].shape[0], n_models), "ref_p shape"),
+            (bool(np.isfinite(X).all()), "embeddings finite"),
+            (bool(np.all(np.isnan(Y) | (Y == 0) | (Y == 1))), "labels are 0/1/NaN"),
+        ]
+        for ok, what in checks:
+            if not ok:
+                msg = f"{path}: inconsistent artifact ({what})"
+                raise ArtifactError(msg)
+        router.embeddings_, router.labels_, router.task_index_ = X, Y, ti
+        router.task_names_, router.model_names_ = list(manifest.tasks), list(manifest.models)
+        router.model_info_ = {m: dict(manifest.model_info.get(m, {})) for m in router.model_names_}
+        router.task_accuracy_ = arrays["task_accuracy"]
+        router.score_threshold_ = manifest.score_threshold
+        router.ref_u_, router.ref_p_ = arrays["ref_u"], arrays["ref_p"]
+        kind = manifest.predictor.get("kind")
+        if kind not in ("knn", "mlp") or kind != router.predictor:
+            msg = f"{path}: unknown or inconsistent predictor kind {kind!r}"
+            raise ArtifactError(msg)
+        try:
+            predictor: Predictor
+            if kind == "knn":
+                predictor = KNNCorrectnessPredictor.from_state(manifest.predictor, arrays, X, Y)
+            else:
+                predictor = MLPCorrectnessPredictor.from_state(manifest.predictor, arrays, X, Y)
+        except (KeyError, TypeError, ValueError) as exc:
+            msg = f"{path}: invalid predictor state ({exc})"
+            raise ArtifactError(msg) from exc
+        router._finish_fit(fit_reference=False, predictor=predictor)
+        return router
+
+    def __repr__(self) -> str:
+        if not hasattr(self, "predictor_"):
+            return f"Router(k={self.k}, predictor={self.predictor!r}, unfitted)"
+        return (
+            f"Router(k={self.k}, predictor={self.predictor!r}, embedder={self.embedder_.name!r}, "
+            f"{len(self.model_names_)} models, {len(self.task_names_)} tasks, "
+            f"{self.embeddings_.shape[0]} inputs)"
+        )
+
+
+def _model_cost(info: Mapping[str, Any]) -> float:
+    prices = [info.get(k) for k in ("input_price", "output_price")]
+    known = [
+        float(v)
+        for v in prices
+        if isinstance(v, int | float) and not isinstance(v, bool) and np.isfinite(v)
+    ]
+    return float(np.mean(known)) if known else float("nan")
+
+
+def _embedder_from_name(name: str) -> Any:
+    """The embedder spec that reproduces a saved embedder name, when it is a built-in one."""
+    if name.startswith("hashing-"):
+        try:
+            return HashingEmbedder(int(name.removeprefix("hashing-")))
+        except ValueError:
+            pass
+    if name.startswith("sentence-transformers/") or name.startswith("st:"):
+        return None  # resolved to the default/packaged sentence-transformers model
+    msg = (
+        f"the saved router was fitted with embedder {name!r}; pass the same embedder to "
+        "Router.load(path, embedder=...)"
+    )
+    raise EmbedderError(msg)
