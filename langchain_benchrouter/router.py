@@ -114,7 +114,7 @@ class Router:
         >>> from langchain_benchrouter import Benchmark, Router
         >>> router = Router(embedder="hashing").fit(Benchmark.bundled())
         >>> router.select_model(["What is the capital of France?", "Who wrote Hamlet?"]).model
-        'llama-3.3-nemotron-super-49b-v1'
+        'llama-3.1-nemotron-51b-instruct'
         >>> router.route(["def add(a, b):"])[0] in router.model_names
         True
     """
@@ -303,7 +303,8 @@ class Router:
             self.
 
         Example:
-            >>> router.add_labeled(["What is 7 * 6?"], {"qwen2.5-7b-instruct": [1.0]})
+            >>> labels = {"qwen2.5-7b-instruct": [1.0]}
+            >>> router.add_labeled(["What is 7 * 6?"], labels)  # doctest: +SKIP
         """
         self._check_fitted()
         items = _check_texts(inputs, "inputs")
@@ -726,14 +727,13 @@ def _model_cost(info: Mapping[str, Any]) -> float:
 
 
 def _embedder_from_name(name: str) -> Any:
-    """The embedder spec that reproduces a saved embedder name, when it is a built-in one."""
-    if name.startswith("hashing-"):
-        try:
-            return HashingEmbedder(int(name.removeprefix("hashing-")))
-        except ValueError:
-            pass
-    if name.startswith("sentence-transformers/") or name.startswith("st:"):
-        return None  # resolved to the default/packaged sentence-transformers model
+    """The embedder spec that reproduces a saved embedder name, when it is a built-in one.
+
+    ``hashing-N`` and sentence-transformers model ids resolve by name; embedders from a
+    local directory (``local:...``) or LangChain (``langchain:...``) must be passed in.
+    """
+    if name.startswith("hashing-") or name.startswith("sentence-transformers/"):
+        return name
     msg = (
         f"the saved router was fitted with embedder {name!r}; pass the same embedder to "
         "Router.load(path, embedder=...)"
