@@ -1,0 +1,232 @@
+"""RouterMiddleware: route a langchain v1 agent (``create_agent``) among chat models.
+
+Needs the optional ``langchain`` package (``pip install 'langchain-benchrouter[agents]'``);
+nothing else in this library imports it.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable, Mapping, Sequence
+from typing import Annotated, Any, Literal, NotRequired
+
+from langchain_core.language_models import BaseChatModel
+from langchain_core.messages import BaseMessage
+from langchain_core.runnables import RunnableConfig
+from langchain_core.runnables.config import run_in_executor
+from typing_extensions import override
+
+from langchain_benchrouter.messages import RoutingScope
+from langchain_benchrouter.router import Router
+from langchain_benchrouter.runnable import RouterRunnable
+
+try:
+    from langchain.agents.middleware import AgentMiddleware, AgentState, ModelRequest, ModelResponse
+    from langchain.agents.middleware.types import OmitFromInput
+    from langgraph.runtime import Runtime
+except ImportError as exc:  # pragma: no cover - depends on the environment
+    msg = (
+        "RouterMiddleware needs langchain v1 (create_agent): "
+        "pip install 'langchain-benchrouter[agents]'"
+    )
+    raise ImportError(msg) from exc
+
+__all__ = ["STATE_KEY", "RouterMiddleware", "RouterState"]
+
+STATE_KEY = "benchrouter"
+"""The agent-state key holding the routing decision (a plain, JSON-safe dict)."""
+
+
+class RouterState(AgentState[Any]):
+    """Agent state with the router's decision (``None`` until the first routing)."""
+
+    benchrouter: NotRequired[Annotated[dict[str, Any] | None, OmitFromInput]]
+
+
+def _current_config() -> RunnableConfig:
+    try:
+        from langgraph.config import get_config
+
+        return get_config()
+    except RuntimeError:  # called outside a runnable context
+        return {}
+
+
+class RouterMiddleware(AgentMiddleware[RouterState, Any, Any]):
+    """Route an agent's model calls with a benchmark-trained :class:`Router`.
+
+    By default the middleware routes once per agent run (``before_agent``) on the
+    latest human message, keeps the decision in the agent state under ``"benchrouter"``
+    as a plain dict (so checkpointers persist it), and applies it to every model call
+    of the run with ``request.override(model=...)``. With ``route_on="model_call"`` it
+    routes again before each model call. Tool calling and structured output keep
+    working: the agent binds its tools to whichever model is chosen. The runtime knobs
+    of :class:`~langchain_benchrouter.runnable.RouterRunnable` (``configurable``
+    ``benchrouter_model``, ``benchrouter_cost_weight`` ...) apply here too.
+
+    Args:
+        router: a fitted router.
+        models: chat model per router model name (see ``RouterRunnable``).
+        route_on: ``"agent_run"`` (default) or ``"model_call"``.
+        fallbacks: next-ranked models to try when the chosen one raises (0 = off).
+        **options: further ``RouterRunnable`` options (``allow_subset``,
+            ``routing_scope``, ``default_model``, ``cost_weight``, ``costs``,
+            ``token_costs``, ``fallback_on``, ``config_prefix`` ...).
+
+    Example:
+        >>> from langchain.agents import create_agent  # doctest: +SKIP
+        >>> agent = create_agent(  # doctest: +SKIP
+        ...     model=chat_a,
+        ...     tools=[search],
+        ...     middleware=[RouterMiddleware(router, {"llama-3.1-8b-instruct": chat_a,
+        ...                                           "qwen2.5-7b-instruct": chat_b},
+        ...                                  allow_subset=True)],
+        ... )
+        >>> state = agent.invoke({"messages": [("user", "What is 17 * 23?")]})  # doctest: +SKIP
+        >>> state["benchrouter"]["model"]  # doctest: +SKIP
+        'qwen2.5-7b-instruct'
+    """
+
+    state_schema = RouterState
+
+    def __init__(
+        self,
+        router: Router,
+        models: Mapping[str, BaseChatModel],
+        *,
+        route_on: Literal["agent_run", "model_call"] = "agent_run",
+        fallbacks: int = 0,
+        routing_scope: RoutingScope = "last_human",
+        **options: Any,
+    ) -> None:
+        super().__init__()
+        if route_on not in ("agent_run", "model_call"):
+            msg = f"route_on must be 'agent_run' or 'model_call', got {route_on!r}"
+            raise ValueError(msg)
+        self.route_on = route_on
+        self.models: dict[str, BaseChatModel] = dict(models)
+        # The RouterRunnable validates the names and options and makes the decisions.
+        self.runnable = RouterRunnable(
+            router=router,
+            models=self.models,
+            fallbacks=fallbacks,
+            routing_scope=routing_scope,
+            **options,
+        )
+        self.tools = []
+
+    # ------------------------------------------------------------------ deciding
+    def _decide(self, messages: Sequence[BaseMessage]) -> dict[str, Any]:
+        return self._as_state(self.runnable._decide_many([list(messages)], [_current_config()])[0])
+
+    async def _adecide(self, messages: Sequence[BaseMessage]) -> dict[str, Any]:
+        decide = self.runnable._decide_many
+        config = _current_config()
+        return self._as_state((await run_in_executor(None, decide, [list(messages)], [config]))[0])
+
+    @staticmethod
+    def _as_state(decision: Any) -> dict[str, Any]:
+        if isinstance(decision, Exception):
+            raise decision
+        return {**decision.info, "ranking": list(decision.ranking)}
+
+    @override
+    def before_agent(self, state: RouterState, runtime: Runtime[Any]) -> dict[str, Any] | None:
+        """Route once per agent run on the latest human message."""
+        if self.route_on != "agent_run":
+            return None
+        return {STATE_KEY: self._decide(state["messages"])}
+
+    @override
+    async def abefore_agent(
+        self, state: RouterState, runtime: Runtime[Any]
+    ) -> dict[str, Any] | None:
+        """Async :meth:`before_agent`; routing runs in an executor."""
+        if self.route_on != "agent_run":
+            return None
+        return {STATE_KEY: await self._adecide(state["messages"])}
+
+    @override
+    def before_model(self, state: RouterState, runtime: Runtime[Any]) -> dict[str, Any] | None:
+        """Route before each model call when ``route_on="model_call"``."""
+        if self.route_on != "model_call":
+            return None
+        return {STATE_KEY: self._decide(state["messages"])}
+
+    @override
+    async def abefore_model(
+        self, state: RouterState, runtime: Runtime[Any]
+    ) -> dict[str, Any] | None:
+        """Async :meth:`before_model`."""
+        if self.route_on != "model_call":
+            return None
+        return {STATE_KEY: await self._adecide(state["messages"])}
+
+    # ------------------------------------------------------------------ applying
+    def _stored(self, request: ModelRequest[Any]) -> dict[str, Any] | None:
+        stored = request.state.get(STATE_KEY)
+        if isinstance(stored, dict) and stored.get("model") in self.models:
+            return stored
+        return None
+
+    def _candidates(self, decision: dict[str, Any]) -> list[str]:
+        ranking = [m for m in decision.get("ranking") or [decision["model"]] if m in self.models]
+        return ranking[: 1 + self.runnable.fallbacks]
+
+    @staticmethod
+    def _annotate(response: ModelResponse[Any], info: dict[str, Any]) -> ModelResponse[Any]:
+        result = [
+            m.model_copy(update={"response_metadata": {**m.response_metadata, STATE_KEY: info}})
+            if m.type == "ai"
+            else m
+            for m in response.result
+        ]
+        return ModelResponse(result=result, structured_response=response.structured_response)
+
+    @staticmethod
+    def _info(decision: dict[str, Any], used: str, failed: list[dict[str, str]]) -> dict[str, Any]:
+        info = {k: v for k, v in decision.items() if k != "ranking"}
+        if failed:
+            info.update(model=used, routed_model=decision["model"], fallback_from=failed)
+        return info
+
+    @override
+    def wrap_model_call(
+        self,
+        request: ModelRequest[Any],
+        handler: Callable[[ModelRequest[Any]], ModelResponse[Any]],
+    ) -> ModelResponse[Any]:
+        """Call the chosen model (and, if enabled, the next-ranked ones on failure)."""
+        decision = self._stored(request) or self._decide(request.messages)
+        candidates = self._candidates(decision)
+        failed: list[dict[str, str]] = []
+        for k, name in enumerate(candidates):
+            try:
+                response = handler(request.override(model=self.models[name]))
+            except self.runnable.fallback_on as exc:
+                if k + 1 == len(candidates):
+                    raise
+                failed.append({"model": name, "error": f"{type(exc).__name__}: {exc}"})
+                continue
+            return self._annotate(response, self._info(decision, name, failed))
+        raise AssertionError  # pragma: no cover - the loop returns or raises
+
+    @override
+    async def awrap_model_call(
+        self,
+        request: ModelRequest[Any],
+        handler: Callable[[ModelRequest[Any]], Awaitable[ModelResponse[Any]]],
+    ) -> ModelResponse[Any]:
+        """Async :meth:`wrap_model_call`."""
+        decision = self._stored(request) or await self._adecide(request.messages)
+        candidates = self._candidates(decision)
+        failed: list[dict[str, str]] = []
+        for k, name in enumerate(candidates):
+            try:
+                response = await handler(request.override(model=self.models[name]))
+            except self.runnable.fallback_on as exc:
+                if k + 1 == len(candidates):
+                    raise
+                failed.append({"model": name, "error": f"{type(exc).__name__}: {exc}"})
+                continue
+            return self._annotate(response, self._info(decision, name, failed))
+        raise AssertionError  # pragma: no cover

@@ -1,0 +1,421 @@
+"""RouterRunnable: routing, call styles, batch grouping, streaming, declarative ops, knobs."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+from langchain_core.messages import AIMessage, AIMessageChunk, HumanMessage, SystemMessage
+from langchain_core.output_parsers import StrOutputParser
+from langchain_core.prompts import ChatPromptTemplate
+from langchain_core.tools import tool
+from pydantic import BaseModel
+from test_runnable_support import (
+    CODE,
+    CODE_Q,
+    MATH,
+    MATH_Q,
+    MODELS,
+    TRIVIA,
+    TRIVIA_Q,
+    FakeChat,
+    fakes,
+    make_router,
+)
+
+from langchain_benchrouter.errors import NotFittedError, RoutingInputError, UnknownModelError
+from langchain_benchrouter.router import Router
+from langchain_benchrouter.runnable import RouterRunnable
+
+
+@pytest.fixture(scope="module")
+def router() -> Router:
+    return make_router()
+
+
+def make(router: Router, **kwargs: Any) -> tuple[RouterRunnable, dict[str, FakeChat]]:
+    models = kwargs.pop("models", None) or fakes()
+    return RouterRunnable(router=router, models=models, **kwargs), models
+
+
+def chosen(output: Any) -> str:
+    return str(output.response_metadata["benchrouter"]["model"])
+
+
+# --------------------------------------------------------------------------- construction
+
+
+def test_model_names_must_match(router: Router) -> None:
+    models = fakes()
+    with pytest.raises(UnknownModelError, match="unknown to the router"):
+        RouterRunnable(router=router, models={**models, "gpt-9": FakeChat()})
+    with pytest.raises(UnknownModelError, match="allow_subset=True") as info:
+        RouterRunnable(router=router, models={MATH: models[MATH]})
+    assert CODE in str(info.value) and TRIVIA in str(info.value)
+    with pytest.raises(RoutingInputError, match="empty"):
+        RouterRunnable(router=router, models={}, allow_subset=True)
+    with pytest.raises(ValueError, match="no cost is known"):
+        RouterRunnable(router=router, models=models, costs={MATH: 1.0}, cost_weight=1.0)
+    with pytest.raises(UnknownModelError, match="default_model"):
+        RouterRunnable(router=router, models=models, default_model="nope")
+
+
+def test_unfitted_router_is_refused() -> None:
+    with pytest.raises(NotFittedError):
+        RouterRunnable(router=Router(embedder="hashing"), models=fakes())
+
+
+def test_subset_routes_only_among_configured(router: Router) -> None:
+    models = fakes()
+    llm = RouterRunnable(
+        router=router, models={CODE: models[CODE], TRIVIA: models[TRIVIA]}, allow_subset=True
+    )
+    out = llm.invoke(MATH_Q)
+    assert chosen(out) in {CODE, TRIVIA}
+    assert set(out.response_metadata["benchrouter"]["proba"]) == set(MODELS)
+    assert not models[MATH].calls
+
+
+# --------------------------------------------------------------------------- routing
+
+
+@pytest.mark.parametrize(
+    ("question", "expected"), [(MATH_Q, MATH), (CODE_Q, CODE), (TRIVIA_Q, TRIVIA)]
+)
+def test_invoke_routes_each_input(router: Router, question: str, expected: str) -> None:
+    llm, models = make(router)
+    out = llm.invoke(question)
+    assert isinstance(out, AIMessage)
+    assert out.content == f"{expected}: {question}"
+    assert len(models[expected].calls) == 1
+    assert sum(len(m.calls) for m in models.values()) == 1
+    decision = out.response_metadata["benchrouter"]
+    assert decision == router.route([question]).decision(0)
+    assert decision["mode"] == "per_input"
+    assert 0.0 <= decision["distance"] <= 2.0
+
+
+def test_accepts_every_chat_input_form(router: Router) -> None:
+    llm, _ = make(router)
+    prompt = ChatPromptTemplate.from_messages([("system", "Be brief."), ("human", "{q}")])
+    forms: list[Any] = [
+        CODE_Q,
+        prompt.invoke({"q": CODE_Q}),
+        [SystemMessage("sys"), HumanMessage(CODE_Q)],
+        [("human", CODE_Q)],
+        [{"role": "user", "content": CODE_Q}],
+    ]
+    assert [chosen(llm.invoke(f)) for f in forms] == [CODE] * len(forms)
+
+
+def test_routes_on_latest_human_message_by_default(router: Router) -> None:
+    llm, _ = make(router)
+    conv = [HumanMessage(CODE_Q), AIMessage("sure"), HumanMessage(MATH_Q)]
+    assert chosen(llm.invoke(conv)) == MATH
+    whole = "\n".join([CODE_Q, "sure", MATH_Q])
+    expected = router.route([whole])[0]
+    scoped, _ = make(router, routing_scope="conversation")
+    assert chosen(scoped.invoke(conv)) == expected
+    knob = {"configurable": {"benchrouter_routing_scope": "conversation"}}
+    assert llm.invoke(conv, knob).response_metadata["benchrouter"] == router.route(
+        [whole]
+    ).decision(0)
+
+
+def test_non_text_blocks_ignored_and_textless_input(router: Router) -> None:
+    llm, _ = make(router)
+    image = {"type": "image_url", "image_url": {"url": "data:image/png;base64,AAAA"}}
+    mixed = HumanMessage(content=[image, {"type": "text", "text": TRIVIA_Q}])
+    assert chosen(llm.invoke([mixed])) == TRIVIA
+    image_only = [HumanMessage(content=[image])]
+    with pytest.raises(RoutingInputError, match="no text to route on"):
+        llm.invoke(image_only)
+    with pytest.raises(RoutingInputError, match="no text"):
+        llm.invoke([SystemMessage("only a system message")])
+    fallback, models = make(router, default_model=CODE)
+    out = fallback.invoke(image_only)
+    assert out.response_metadata["benchrouter"]["mode"] == "default"
+    assert chosen(out) == CODE and len(models[CODE].calls) == 1
+
+
+@pytest.mark.parametrize("bad", [42, None, "   ", {"q": 1}])
+def test_bad_inputs_raise_clear_errors(router: Router, bad: Any) -> None:
+    llm, models = make(router)
+    with pytest.raises(RoutingInputError):
+        llm.invoke(bad)
+    assert not any(m.calls for m in models.values())
+
+
+# --------------------------------------------------------------------------- LCEL and call styles
+
+
+def test_lcel_composition(router: Router) -> None:
+    llm, _ = make(router)
+    prompt = ChatPromptTemplate.from_messages([("system", "Answer."), ("human", "{question}")])
+    chain = prompt | llm | StrOutputParser()
+    assert chain.invoke({"question": CODE_Q}) == f"{CODE}: {CODE_Q}"
+    assert chain.batch([{"question": MATH_Q}, {"question": TRIVIA_Q}]) == [
+        f"{MATH}: {MATH_Q}",
+        f"{TRIVIA}: {TRIVIA_Q}",
+    ]
+    assert "".join(chain.stream({"question": TRIVIA_Q})) == f"{TRIVIA}: {TRIVIA_Q}"
+
+
+async def test_async_call_styles(router: Router) -> None:
+    llm, models = make(router)
+    out = await llm.ainvoke(MATH_Q)
+    assert chosen(out) == MATH
+    outs = await llm.abatch([TRIVIA_Q, CODE_Q, MATH_Q])
+    assert [chosen(o) for o in outs] == [TRIVIA, CODE, MATH]
+    assert [o.content for o in outs] == [
+        f"{TRIVIA}: {TRIVIA_Q}",
+        f"{CODE}: {CODE_Q}",
+        f"{MATH}: {MATH_Q}",
+    ]
+    chunks = [c async for c in llm.astream(CODE_Q)]
+    assert "".join(str(c.content) for c in chunks) == f"{CODE}: {CODE_Q}"
+    assert all(isinstance(c, AIMessageChunk) for c in chunks)
+    assert models[CODE].batch_calls == 1 and models[TRIVIA].batch_calls == 1
+
+
+def test_batch_groups_by_model_keeps_order_and_embeds_once(
+    router: Router, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    calls: list[int] = []
+    real = router.embedder_
+
+    class Counting:
+        name = real.name
+
+        def embed(self, texts: Any) -> Any:
+            calls.append(len(texts))
+            return real.embed(texts)
+
+    monkeypatch.setattr(router, "embedder_", Counting())
+    llm, models = make(router)
+    inputs = [MATH_Q, CODE_Q, MATH_Q + " again", TRIVIA_Q, CODE_Q + " again"]
+    outs = llm.batch(inputs)
+    assert calls == [5]
+    assert [chosen(o) for o in outs] == [MATH, CODE, MATH, TRIVIA, CODE]
+    assert [o.content for o in outs] == [
+        f"{m}: {q}" for m, q in zip([MATH, CODE, MATH, TRIVIA, CODE], inputs, strict=False)
+    ]
+    assert {m: f.batch_calls for m, f in models.items()} == {MATH: 1, CODE: 1, TRIVIA: 1}
+    assert {m: len(f.calls) for m, f in models.items()} == {MATH: 2, CODE: 2, TRIVIA: 1}
+    assert llm.batch([]) == []
+
+
+@pytest.mark.parametrize("use_async", [False, True])
+async def test_batch_return_exceptions(router: Router, use_async: bool) -> None:
+    models = fakes()
+    models[CODE].error = RuntimeError("code model is down")
+    llm = RouterRunnable(router=router, models=models)
+    inputs: list[Any] = [MATH_Q, CODE_Q, 42, TRIVIA_Q]
+    outs = (
+        await llm.abatch(inputs, return_exceptions=True)
+        if use_async
+        else llm.batch(inputs, return_exceptions=True)
+    )
+    assert chosen(outs[0]) == MATH and chosen(outs[3]) == TRIVIA
+    assert isinstance(outs[1], RuntimeError) and "down" in str(outs[1])
+    assert isinstance(outs[2], RoutingInputError)
+    with pytest.raises((RuntimeError, RoutingInputError)):
+        if use_async:
+            await llm.abatch(inputs)
+        else:
+            llm.batch(inputs)
+
+
+def test_stream_chunk_order_and_decision_on_first_chunk(router: Router) -> None:
+    llm, models = make(router)
+    chunks = list(llm.stream(TRIVIA_Q))
+    text = f"{TRIVIA}: {TRIVIA_Q}"
+    assert [c.content for c in chunks] == [t for t in __import__("re").split(r"(\s)", text) if t]
+    assert chunks[0].response_metadata["benchrouter"]["model"] == TRIVIA
+    assert all("benchrouter" not in c.response_metadata for c in chunks[1:])
+    merged = chunks[0]
+    for c in chunks[1:]:
+        merged = merged + c
+    assert merged.content == text
+    assert merged.response_metadata["benchrouter"]["model"] == TRIVIA
+    assert merged.usage_metadata is not None and merged.usage_metadata["total_tokens"] == 7
+    assert len(models[TRIVIA].calls) == 1
+
+
+# --------------------------------------------------------------------------- declarative ops
+
+
+@tool
+def calculator(expression: str) -> str:
+    """Evaluate an arithmetic expression."""
+    return str(eval(expression, {"__builtins__": {}}))
+
+
+def test_bind_tools_applies_to_chosen_model(router: Router) -> None:
+    call = AIMessage(
+        "", tool_calls=[{"name": "calculator", "args": {"expression": "6*7"}, "id": "c1"}]
+    )
+    models = fakes(math=[call])
+    llm = RouterRunnable(router=router, models=models).bind_tools([calculator], tool_choice="auto")
+    assert isinstance(llm, RouterRunnable)
+    out = llm.invoke(MATH_Q)
+    assert out.tool_calls[0]["name"] == "calculator" and out.tool_calls[0]["args"] == {
+        "expression": "6*7"
+    }
+    kwargs = models[MATH].calls[0]["kwargs"]
+    assert kwargs["tools"][0]["function"]["name"] == "calculator"
+    assert kwargs["tool_choice"] == "auto"
+    llm.invoke(CODE_Q)
+    assert models[CODE].calls[0]["kwargs"]["tools"][0]["function"]["name"] == "calculator"
+
+
+def test_bind_tools_streams_tool_call_chunks(router: Router) -> None:
+    call = AIMessage(
+        "", tool_calls=[{"name": "calculator", "args": {"expression": "1+1"}, "id": "c9"}]
+    )
+    llm = RouterRunnable(router=router, models=fakes(math=[call])).bind_tools([calculator])
+    chunks = list(llm.stream(MATH_Q))
+    merged = chunks[0]
+    for c in chunks[1:]:
+        merged = merged + c
+    assert merged.tool_calls == [
+        {"name": "calculator", "args": {"expression": "1+1"}, "id": "c9", "type": "tool_call"}
+    ]
+
+
+class Answer(BaseModel):
+    """The final answer."""
+
+    value: int
+    unit: str
+
+
+def test_with_structured_output_on_routed_model(router: Router) -> None:
+    call = AIMessage(
+        "", tool_calls=[{"name": "Answer", "args": {"value": 42, "unit": "apples"}, "id": "s1"}]
+    )
+    models = fakes(code=[call, call.model_copy()])
+    llm = RouterRunnable(router=router, models=models)
+    structured = llm.with_structured_output(Answer)
+    assert structured.invoke(CODE_Q) == Answer(value=42, unit="apples")
+    raw = llm.with_structured_output(Answer, include_raw=True).invoke(CODE_Q)
+    assert raw["parsed"] == Answer(value=42, unit="apples")
+    assert raw["raw"].response_metadata["benchrouter"]["model"] == CODE
+    assert models[CODE].calls[0]["kwargs"]["tools"][0]["function"]["name"] == "Answer"
+
+
+def test_bind_and_with_retry_apply_to_chosen_model(router: Router) -> None:
+    class Flaky(FakeChat):
+        failures: int = 2
+
+        def _generate(
+            self, messages: Any, stop: Any = None, run_manager: Any = None, **kw: Any
+        ) -> Any:
+            if self.failures:
+                self.failures -= 1
+                self.calls.append({"failed": True})
+                raise ConnectionError("transient")
+            return super()._generate(messages, stop, run_manager, **kw)
+
+    models: dict[str, FakeChat] = {**fakes(), MATH: Flaky(label=MATH)}
+    llm = RouterRunnable(router=router, models=models).bind(stop=["\n"])
+    assert isinstance(llm, RouterRunnable)
+    llm = llm.with_retry(stop_after_attempt=3, wait_exponential_jitter=False)
+    out = llm.invoke(MATH_Q)
+    assert chosen(out) == MATH
+    assert len(models[MATH].calls) == 3 and models[MATH].calls[-1]["stop"] == ["\n"]
+    failing = RouterRunnable(router=router, models={**fakes(), MATH: Flaky(label=MATH, failures=5)})
+    with pytest.raises(ConnectionError):
+        failing.with_retry(stop_after_attempt=2, wait_exponential_jitter=False).invoke(MATH_Q)
+
+
+def test_with_config_survives_later_declarative_ops(router: Router) -> None:
+    llm, models = make(router)
+    configured = llm.with_config(configurable={"benchrouter_model": TRIVIA}, tags=["t1"])
+    assert isinstance(configured, RouterRunnable)
+    out = configured.bind_tools([calculator]).invoke(MATH_Q)
+    assert chosen(out) == TRIVIA and out.response_metadata["benchrouter"]["mode"] == "forced"
+    assert models[TRIVIA].calls[0]["kwargs"]["tools"]
+
+
+# --------------------------------------------------------------------------- knobs and costs
+
+
+def test_config_specs_document_the_knobs(router: Router) -> None:
+    llm, _ = make(router)
+    ids = {s.id for s in llm.config_specs}
+    assert {
+        "benchrouter_model",
+        "benchrouter_cost_weight",
+        "benchrouter_mode",
+        "benchrouter_routing_scope",
+    } <= ids
+    other, _ = make(router, config_prefix="r2")
+    assert "r2_model" in {s.id for s in other.config_specs}
+
+
+def test_forced_model_via_config(router: Router) -> None:
+    llm, _models = make(router)
+    out = llm.invoke(MATH_Q, {"configurable": {"benchrouter_model": CODE}})
+    assert chosen(out) == CODE and out.response_metadata["benchrouter"] == {
+        "model": CODE,
+        "mode": "forced",
+    }
+    with pytest.raises(UnknownModelError, match="gpt-9"):
+        llm.invoke(MATH_Q, {"configurable": {"benchrouter_model": "gpt-9"}})
+    with pytest.raises(ValueError, match="cost_weight"):
+        llm.invoke(MATH_Q, {"configurable": {"benchrouter_cost_weight": -1}})
+    with pytest.raises(ValueError, match="mode"):
+        llm.invoke(MATH_Q, {"configurable": {"benchrouter_mode": "sometimes"}})
+
+
+def test_cost_weight_trades_score_for_cost(router: Router) -> None:
+    costs = {MATH: 10.0, CODE: 0.0, TRIVIA: 0.0}
+    llm, _ = make(router, costs=costs)
+    assert chosen(llm.invoke(MATH_Q)) == MATH  # cost ignored at weight 0
+    out = llm.invoke(MATH_Q, {"configurable": {"benchrouter_cost_weight": 1.0}})
+    assert chosen(out) != MATH
+    assert out.response_metadata["benchrouter"]["cost"][MATH] == 10.0
+    per_token, _ = make(router, token_costs={MATH: 1e-2, CODE: 0.0, TRIVIA: 0.0}, cost_weight=1.0)
+    assert chosen(per_token.invoke(MATH_Q)) != MATH
+    # Without explicit costs the router's known prices are used, as Router.route does.
+    priced, _ = make(router, cost_weight=3.0)
+    assert [chosen(o) for o in priced.batch([MATH_Q, CODE_Q, TRIVIA_Q])] == list(
+        router.route([MATH_Q, CODE_Q, TRIVIA_Q], cost_weight=3.0)
+    )
+    with pytest.raises(ValueError, match="no cost is known"):
+        make(router, costs={MATH: 1.0}, cost_weight=1.0)
+
+
+# --------------------------------------------------------------------------- per task
+
+
+def test_for_task_pins_one_model(router: Router) -> None:
+    llm, models = make(router)
+    texts = [MATH_Q, "compute the total number: solve plus times divide", "sum the integer product"]
+    sample = [*texts[:2], [("human", texts[2])]]
+    pinned = llm.for_task(sample)
+    assert pinned.selection == router.select_model(texts)
+    s2 = llm.for_task(sample, method="s2")
+    assert s2.selection is not None and s2.selection.model == MATH
+    assert s2.selection == router.select_model(texts, method="s2")
+    out = s2.invoke(CODE_Q)
+    assert chosen(out) == MATH
+    assert out.response_metadata["benchrouter"]["mode"] == "per_task"
+    assert out.response_metadata["benchrouter"]["why"] == s2.selection.why
+    assert [chosen(o) for o in s2.batch([CODE_Q, TRIVIA_Q])] == [MATH, MATH]
+    assert models[MATH].batch_calls == 1
+    back = s2.invoke(CODE_Q, {"configurable": {"benchrouter_mode": "per_input"}})
+    assert chosen(back) == CODE
+    with pytest.raises(RoutingInputError, match="single string"):
+        llm.for_task(MATH_Q)
+    with pytest.raises(RoutingInputError):
+        llm.for_task([])
+
+
+def test_per_task_mode_without_selection_selects_once_per_batch(router: Router) -> None:
+    llm, models = make(router, mode="per_task")
+    outs = llm.batch([CODE_Q, CODE_Q + " list", MATH_Q])
+    assert len({chosen(o) for o in outs}) == 1
+    assert chosen(outs[0]) == router.select_model([CODE_Q, CODE_Q + " list", MATH_Q]).model
+    assert sum(m.batch_calls for m in models.values()) == 1
