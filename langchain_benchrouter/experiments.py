@@ -1,0 +1,745 @@
+"""Prompt-level A/B experiments: a Runnable that splits traffic between arms.
+
+An :class:`Experiment` assigns every prompt to one of its arms (the router in any
+configuration, a fixed chat model, or any other runnable) by a stable hash of a unit
+key and the experiment's name, so the same key lands in the same arm in every process
+and after every restart. It calls that arm, tags the run with the experiment, the arm
+and the model (so LangSmith and other tracers can group by them), and appends an
+:class:`~langchain_benchrouter.exposure_log.Exposure` to the exposure log. Scores
+recorded later with :meth:`Experiment.record_feedback` feed the report
+(:mod:`langchain_benchrouter.experiment_report`) and can become labels of the router
+(:func:`~langchain_benchrouter.experiment_report.feedback_to_labels`).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+import math
+import os
+import time
+from collections.abc import AsyncIterator, Callable, Iterator, Mapping, Sequence
+from functools import partial
+from typing import TYPE_CHECKING, Any, cast
+
+from langchain_core.callbacks import (
+    AsyncCallbackManagerForChainRun,
+    CallbackManagerForChainRun,
+)
+from langchain_core.language_models import LanguageModelInput
+from langchain_core.messages import BaseMessage
+from langchain_core.runnables import Runnable, RunnableConfig, RunnableSerializable
+from langchain_core.runnables.config import ensure_config, patch_config, run_in_executor
+from langchain_core.runnables.utils import ConfigurableFieldSpec, get_unique_config_specs
+from pydantic import ConfigDict, Field, PrivateAttr, SkipValidation
+from typing_extensions import override
+
+from langchain_benchrouter.errors import BenchRouterError
+from langchain_benchrouter.exposure_log import (
+    Exposure,
+    ExposureLog,
+    ExposureLogError,
+    Feedback,
+    UnknownRunError,
+    open_log,
+)
+from langchain_benchrouter.messages import routing_text
+
+if TYPE_CHECKING:
+    from langchain_benchrouter.experiment_report import ExperimentReport, LabeledFeedback
+    from langchain_benchrouter.router import Router
+
+__all__ = ["METADATA_KEY", "Experiment", "ExperimentError", "assign_arm", "unit_hash"]
+
+logger = logging.getLogger(__name__)
+
+METADATA_KEY = "benchrouter_experiment"
+"""Key of the experiment's record in ``response_metadata`` and of its name in run metadata."""
+
+_ROUTER_METADATA_KEY = "benchrouter"  # where RouterRunnable records its decision
+
+
+class ExperimentError(BenchRouterError, ValueError):
+    """An experiment is misconfigured (arms, weights, price table) or misused."""
+
+
+# ---------------------------------------------------------------------- assignment
+def unit_hash(salt: str, key: str) -> str:
+    """The stable hash of a unit key: 32 hex digits of BLAKE2b over ``salt`` and ``key``.
+
+    The same (salt, key) gives the same hash in every process, on every machine and
+    Python version (unlike the built-in ``hash``).
+
+    Args:
+        salt: the experiment's salt (its name by default).
+        key: the unit key (the prompt text or a user-supplied id).
+
+    Returns:
+        The hex digest; the exposure log stores it instead of the key.
+
+    Example:
+        >>> unit_hash("exp", "What is 2 + 2?") == unit_hash("exp", "What is 2 + 2?")
+        True
+        >>> unit_hash("exp", "x") != unit_hash("other-exp", "x")
+        True
+    """
+    h = hashlib.blake2b(digest_size=16, person=b"benchrouter-ab")
+    h.update(salt.encode("utf-8"))
+    h.update(b"\x00")
+    h.update(key.encode("utf-8"))
+    return h.hexdigest()
+
+
+def _bucket(hashed: str) -> float:
+    """A uniform number in [0, 1) from the first 64 bits of a unit hash."""
+    return int(hashed[:16], 16) / 2.0**64
+
+
+def _pick(point: float, arms: Sequence[str], weights: Sequence[float]) -> str:
+    total = math.fsum(weights)
+    edge = 0.0
+    last = arms[0]
+    for arm, w in zip(arms, weights, strict=True):
+        if w <= 0:
+            continue
+        edge += w / total
+        last = arm
+        if point < edge:
+            return arm
+    return last  # rounding: the point sits at the very top
+
+
+def assign_arm(
+    key: str, arms: Sequence[str], weights: Sequence[float] | None = None, *, salt: str
+) -> str:
+    """The arm a unit key is assigned to: a deterministic weighted draw from its hash.
+
+    Args:
+        key: the unit key.
+        arms: arm names, in a fixed order (the order is part of the assignment).
+        weights: non-negative weights, one per arm (default: equal).
+        salt: the experiment's salt.
+
+    Returns:
+        The arm's name.
+
+    Example:
+        >>> assign_arm("user-42", ["a", "b"], [0.5, 0.5], salt="exp") in ("a", "b")
+        True
+    """
+    ws = [1.0] * len(arms) if weights is None else [float(w) for w in weights]
+    _check_weights(list(arms), ws)
+    return _pick(_bucket(unit_hash(salt, key)), arms, ws)
+
+
+def _check_weights(arms: list[str], weights: list[float]) -> None:
+    if not arms:
+        msg = "an experiment needs at least one arm"
+        raise ExperimentError(msg)
+    if len(weights) != len(arms):
+        msg = f"{len(weights)} weights for {len(arms)} arms"
+        raise ExperimentError(msg)
+    bad = [w for w in weights if not (math.isfinite(w) and w >= 0)]
+    if bad:
+        msg = f"weights must be finite numbers >= 0, got {bad}"
+        raise ExperimentError(msg)
+    if math.fsum(weights) <= 0:
+        msg = "at least one arm needs a weight > 0"
+        raise ExperimentError(msg)
+
+
+# ---------------------------------------------------------------------- outputs
+def _message_of(output: Any) -> BaseMessage | None:
+    if isinstance(output, BaseMessage):
+        return output
+    if isinstance(output, dict) and isinstance(output.get("raw"), BaseMessage):
+        return cast("BaseMessage", output["raw"])  # with_structured_output(include_raw=True)
+    return None
+
+
+def _usage(message: BaseMessage | None) -> tuple[int | None, int | None, int | None]:
+    usage = getattr(message, "usage_metadata", None) if message is not None else None
+    if not usage:
+        return None, None, None
+
+    def get(name: str) -> int | None:
+        v = usage.get(name)
+        return int(v) if isinstance(v, int | float) and not isinstance(v, bool) else None
+
+    return get("input_tokens"), get("output_tokens"), get("total_tokens")
+
+
+def _annotate(output: Any, info: dict[str, Any]) -> Any:
+    if isinstance(output, BaseMessage):
+        meta = {**output.response_metadata, METADATA_KEY: info}
+        return output.model_copy(update={"response_metadata": meta})
+    if isinstance(output, dict) and isinstance(output.get("raw"), BaseMessage):
+        return {**output, "raw": _annotate(output["raw"], info)}
+    return output
+
+
+class Experiment(RunnableSerializable[LanguageModelInput, Any]):
+    """A prompt-level A/B experiment between arms, usable wherever a chat model goes.
+
+    Each call is assigned to an arm by a stable hash of its unit key (by default the
+    text of the latest human message; or a user id passed as
+    ``config={"configurable": {"unit_id": ...}}`` or in ``config["metadata"]``) salted
+    with the experiment's name, with the given weights. The arm's run is a child of the
+    experiment's run; both carry the metadata ``benchrouter_experiment`` (the name),
+    ``benchrouter_arm``, ``benchrouter_unit`` (the key hash) and ``benchrouter_model``
+    (the model, when the arm has a fixed one; a router arm's choice is added to the
+    experiment's run when it ends), and the tags ``experiment:NAME``, ``arm:ARM`` and
+    ``model:MODEL``. A message output gets ``response_metadata["benchrouter_experiment"]``
+    with the experiment, arm, model, unit hash and run id (the id to record feedback for).
+
+    Args:
+        name: the experiment's name (also the salt of the assignment and the run name).
+        arms: the arms: a :class:`~langchain_benchrouter.runnable.RouterRunnable`, a chat
+            model, or any runnable taking the experiment's input.
+        weights: traffic share per arm (any non-negative numbers; default equal). Arms
+            left out get weight 0.
+        log: the exposure log: a SQLite file path or an
+            :class:`~langchain_benchrouter.exposure_log.ExposureLog`; ``None`` logs
+            nothing (assignment and tracing still work).
+        arm_models: the model behind a fixed arm, for the log and the price table
+            (default: the arm's ``model_name``/``model`` attribute, else the output's
+            ``response_metadata``). A router arm reports its own choice.
+        prices: USD per million tokens per model, ``{"model": {"input": 0.15,
+            "output": 0.6}}``; the exposure's cost is computed from the message's
+            ``usage_metadata`` when both are known.
+        unit_key: a function from the input to the unit key (overrides the default).
+        unit_id_key: the ``configurable``/``metadata`` key of a user-supplied unit id.
+        salt: the assignment salt (default: ``name``); change it to re-randomise.
+        raise_on_log_error: raise when the exposure cannot be logged (default: log a
+            warning and return the answer anyway).
+
+    Example:
+        >>> from langchain_core.language_models import FakeListChatModel
+        >>> exp = Experiment(
+        ...     name="router-vs-small",
+        ...     arms={"router": FakeListChatModel(responses=["A"]),
+        ...           "small": FakeListChatModel(responses=["B"])},
+        ...     weights={"router": 0.5, "small": 0.5},
+        ... )
+        >>> exp.arm_for_key("What is 2 + 2?") == exp.arm_for("What is 2 + 2?")
+        True
+        >>> exp.invoke("What is 2 + 2?").response_metadata["benchrouter_experiment"]["arm"]
+        'router'
+    """
+
+    name: str  # required here (Runnable's is optional)
+    arms: dict[str, Runnable[Any, Any]]
+    weights: dict[str, float] | None = None
+    log: SkipValidation[ExposureLog | str | os.PathLike[str] | None] = None
+    arm_models: dict[str, str] = Field(default_factory=dict)
+    prices: dict[str, dict[str, float]] = Field(default_factory=dict)
+    unit_key: SkipValidation[Callable[[Any], str] | None] = None
+    unit_id_key: str = "unit_id"
+    salt: str | None = None
+    raise_on_log_error: bool = False
+
+    model_config = ConfigDict(arbitrary_types_allowed=True)
+
+    _log: ExposureLog | None = PrivateAttr(default=None)
+    _arm_names: list[str] = PrivateAttr(default_factory=list)
+    _arm_weights: list[float] = PrivateAttr(default_factory=list)
+
+    def __init__(self, **data: Any) -> None:
+        super().__init__(**data)
+        self._setup()
+
+    def _setup(self) -> None:
+        if not isinstance(self.name, str) or not self.name.strip():
+            msg = "an experiment needs a non-empty name"
+            raise ExperimentError(msg)
+        names = list(self.arms)
+        if weights := self.weights:
+            unknown = [a for a in weights if a not in self.arms]
+            if unknown:
+                msg = f"weights name unknown arm(s) {unknown}; the arms are {names}"
+                raise ExperimentError(msg)
+            ws = [float(weights.get(a, 0.0)) for a in names]
+        else:
+            ws = [1.0] * len(names)
+        _check_weights(names, ws)
+        if unknown := [a for a in self.arm_models if a not in self.arms]:
+            msg = f"arm_models name unknown arm(s) {unknown}; the arms are {names}"
+            raise ExperimentError(msg)
+        for model, price in self.prices.items():
+            if set(price) - {"input", "output"} or not all(
+                math.isfinite(v) and v >= 0 for v in price.values()
+            ):
+                msg = (
+                    f"prices[{model!r}] must be {{'input': USD/1M tokens, 'output': USD/1M "
+                    f"tokens}} with non-negative numbers, got {price!r}"
+                )
+                raise ExperimentError(msg)
+        self._arm_names, self._arm_weights = names, ws
+        if self.log is not None:
+            try:
+                self._log = open_log(self.log)
+            except TypeError as exc:
+                raise ExperimentError(str(exc)) from exc
+
+    @property
+    def exposure_log(self) -> ExposureLog | None:
+        """The opened exposure log (``None`` when the experiment logs nothing)."""
+        return self._log
+
+    # ------------------------------------------------------------------ assignment
+    @property
+    def experiment_salt(self) -> str:
+        """The salt of the assignment hash (``salt`` or the name)."""
+        return self.salt if self.salt is not None else self.name
+
+    def unit_key_of(self, input: Any, config: RunnableConfig | None = None) -> str:
+        """The unit key of a call: the configured unit id, else ``unit_key(input)``, else its text.
+
+        Args:
+            input: the call's input.
+            config: the call's config (read for ``configurable``/``metadata`` ``unit_id``).
+
+        Returns:
+            The key.
+
+        Raises:
+            ExperimentError: the input has no text and no unit id is given.
+        """
+        config = config or {}
+        for where in ("configurable", "metadata"):
+            section = cast("Mapping[str, Any]", config.get(where) or {})
+            value = section.get(self.unit_id_key)
+            if value is not None:
+                return str(value)
+        if self.unit_key is not None:
+            return str(self.unit_key(input))
+        try:
+            text = routing_text(input, "last_human")
+        except BenchRouterError:
+            text = ""
+        if not text and isinstance(input, Mapping):
+            text = "\n".join(f"{k}={input[k]}" for k in sorted(input, key=str))
+        if not text:
+            msg = (
+                "cannot derive a unit key: the input has no text; pass a unit id as "
+                f"config={{'configurable': {{{self.unit_id_key!r}: ...}}}} or set unit_key="
+            )
+            raise ExperimentError(msg)
+        return text
+
+    def arm_for_key(self, key: str) -> str:
+        """The arm of a unit key (deterministic across processes and restarts).
+
+        Args:
+            key: the unit key.
+
+        Returns:
+            The arm's name.
+        """
+        return _pick(
+            _bucket(unit_hash(self.experiment_salt, key)), self._arm_names, self._arm_weights
+        )
+
+    def arm_for(self, input: Any, config: RunnableConfig | None = None) -> str:
+        """The arm a call with this input and config goes to."""
+        return self.arm_for_key(self.unit_key_of(input, config))
+
+    # ------------------------------------------------------------------ models and costs
+    def _static_model(self, arm: str) -> str | None:
+        if arm in self.arm_models:
+            return self.arm_models[arm]
+        runnable = self.arms[arm]
+        for attr in ("model_name", "model"):
+            value = getattr(runnable, attr, None)
+            if isinstance(value, str) and value:
+                return value
+        return None
+
+    def _model_of(self, arm: str, message: BaseMessage | None) -> str | None:
+        meta: Mapping[str, Any] = message.response_metadata if message is not None else {}
+        routed = meta.get(_ROUTER_METADATA_KEY)
+        if isinstance(routed, Mapping) and isinstance(routed.get("model"), str):
+            return cast("str", routed["model"])
+        static = self._static_model(arm)
+        if static is not None:
+            return static
+        for key in ("model_name", "model"):
+            value = meta.get(key)
+            if isinstance(value, str) and value:
+                return value
+        return None
+
+    def _cost(
+        self, model: str | None, tokens_in: int | None, tokens_out: int | None
+    ) -> float | None:
+        price = self.prices.get(model) if model is not None else None
+        if price is None or tokens_in is None or tokens_out is None:
+            return None
+        return (tokens_in * price.get("input", 0.0) + tokens_out * price.get("output", 0.0)) / 1e6
+
+    # ------------------------------------------------------------------ config and tracing
+    @property
+    @override
+    def InputType(self) -> Any:
+        """The input type: whatever the arms take (chat model input by default)."""
+        return next(iter(self.arms.values())).InputType
+
+    @property
+    @override
+    def config_specs(self) -> list[ConfigurableFieldSpec]:
+        """The unit id knob plus the arms' own knobs."""
+        mine = ConfigurableFieldSpec(
+            id=self.unit_id_key,
+            annotation=str | None,
+            name="Experiment unit id",
+            description="Assign by this id (e.g. a user id) instead of the prompt text.",
+            default=None,
+        )
+        return get_unique_config_specs(
+            [mine, *(s for a in self.arms.values() for s in a.config_specs)]
+        )
+
+    def _prepare(
+        self, input: Any, config: RunnableConfig | None
+    ) -> tuple[RunnableConfig, str, str]:
+        config = ensure_config(config)
+        hashed = unit_hash(self.experiment_salt, self.unit_key_of(input, config))
+        arm = _pick(_bucket(hashed), self._arm_names, self._arm_weights)
+        model = self._static_model(arm)
+        metadata = {
+            **(config.get("metadata") or {}),
+            METADATA_KEY: self.name,
+            "benchrouter_arm": arm,
+            "benchrouter_unit": hashed,
+        }
+        tags = [*(config.get("tags") or []), f"experiment:{self.name}", f"arm:{arm}"]
+        if model is not None:
+            metadata["benchrouter_model"] = model
+            tags.append(f"model:{model}")
+        return cast("RunnableConfig", {**config, "metadata": metadata, "tags": tags}), arm, hashed
+
+    @staticmethod
+    def _tag_run(run_manager: Any, model: str | None, static: str | None) -> None:
+        """Add a router arm's choice to the experiment's run in the tracers (before it ends)."""
+        if model is None or model == static:
+            return
+        for handler in getattr(run_manager, "handlers", []):
+            run = getattr(handler, "run_map", {}).get(str(run_manager.run_id))
+            if run is None:
+                continue
+            try:
+                run.extra.setdefault("metadata", {})["benchrouter_model"] = model
+                run.tags = [*(run.tags or []), f"model:{model}"]
+            except (AttributeError, TypeError):  # pragma: no cover - an unusual tracer
+                continue
+
+    # ------------------------------------------------------------------ logging
+    def _exposure(
+        self,
+        *,
+        arm: str,
+        hashed: str,
+        run_id: str,
+        output: Any,
+        latency: float,
+        error: BaseException | None,
+    ) -> Exposure:
+        message = _message_of(output)
+        model = self._model_of(arm, message)
+        tin, tout, total = _usage(message)
+        return Exposure(
+            experiment=self.name,
+            arm=arm,
+            unit_hash=hashed,
+            run_id=run_id,
+            model=model,
+            latency_s=latency,
+            input_tokens=tin,
+            output_tokens=tout,
+            total_tokens=total,
+            cost=self._cost(model, tin, tout),
+            error=None if error is None else f"{type(error).__name__}: {error}"[:500],
+        )
+
+    def _write(self, exposure: Exposure) -> None:
+        if self._log is None:
+            return
+        try:
+            self._log.log_exposures([exposure])
+        except ExposureLogError:
+            if self.raise_on_log_error:
+                raise
+            logger.warning(
+                "experiment %r: exposure %s not logged", self.name, exposure.run_id, exc_info=True
+            )
+
+    def _finish(self, exposure: Exposure, output: Any) -> Any:
+        info = {
+            "experiment": self.name,
+            "arm": exposure.arm,
+            "model": exposure.model,
+            "unit_hash": exposure.unit_hash,
+            "run_id": exposure.run_id,
+        }
+        return _annotate(output, info)
+
+    # ------------------------------------------------------------------ invoke
+    def _run(
+        self,
+        value: Any,
+        run_manager: CallbackManagerForChainRun,
+        config: RunnableConfig,
+        *,
+        arm: str,
+        hashed: str,
+        kwargs: dict[str, Any],
+    ) -> Any:
+        child = patch_config(config, callbacks=run_manager.get_child())
+        start = time.perf_counter()
+        record = partial(self._exposure, arm=arm, hashed=hashed, run_id=str(run_manager.run_id))
+        try:
+            output = self.arms[arm].invoke(value, child, **kwargs)
+        except BaseException as exc:
+            self._write(record(output=None, latency=time.perf_counter() - start, error=exc))
+            raise
+        exposure = record(output=output, latency=time.perf_counter() - start, error=None)
+        self._tag_run(run_manager, exposure.model, self._static_model(arm))
+        self._write(exposure)
+        return self._finish(exposure, output)
+
+    async def _arun(
+        self,
+        value: Any,
+        run_manager: AsyncCallbackManagerForChainRun,
+        config: RunnableConfig,
+        *,
+        arm: str,
+        hashed: str,
+        kwargs: dict[str, Any],
+    ) -> Any:
+        child = patch_config(config, callbacks=run_manager.get_child())
+        start = time.perf_counter()
+        record = partial(self._exposure, arm=arm, hashed=hashed, run_id=str(run_manager.run_id))
+        try:
+            output = await self.arms[arm].ainvoke(value, child, **kwargs)
+        except BaseException as exc:
+            exposure = record(output=None, latency=time.perf_counter() - start, error=exc)
+            await run_in_executor(None, self._write, exposure)
+            raise
+        exposure = record(output=output, latency=time.perf_counter() - start, error=None)
+        self._tag_run(run_manager, exposure.model, self._static_model(arm))
+        await run_in_executor(None, self._write, exposure)
+        return self._finish(exposure, output)
+
+    @override
+    def invoke(
+        self, input: LanguageModelInput, config: RunnableConfig | None = None, **kwargs: Any
+    ) -> Any:
+        """Assign the input to an arm, call it, log the exposure; returns the arm's output."""
+        config, arm, hashed = self._prepare(input, config)
+        return self._call_with_config(
+            partial(self._run, arm=arm, hashed=hashed, kwargs=kwargs), input, config
+        )
+
+    @override
+    async def ainvoke(
+        self, input: LanguageModelInput, config: RunnableConfig | None = None, **kwargs: Any
+    ) -> Any:
+        """Async :meth:`invoke` (the log write runs in an executor)."""
+        config, arm, hashed = self._prepare(input, config)
+        return await self._acall_with_config(
+            partial(self._arun, arm=arm, hashed=hashed, kwargs=kwargs), input, config
+        )
+
+    # ------------------------------------------------------------------ streaming
+    def _stream_run(
+        self,
+        values: Iterator[Any],
+        run_manager: CallbackManagerForChainRun,
+        config: RunnableConfig,
+        *,
+        arm: str,
+        hashed: str,
+        kwargs: dict[str, Any],
+    ) -> Iterator[Any]:
+        value = next(values)
+        child = patch_config(config, callbacks=run_manager.get_child())
+        start = time.perf_counter()
+        record = partial(self._exposure, arm=arm, hashed=hashed, run_id=str(run_manager.run_id))
+        total: Any = None
+        first = True
+        try:
+            for chunk in self.arms[arm].stream(value, child, **kwargs):
+                total = _add(total, chunk)
+                if first:
+                    first = False
+                    # the model is known once the first chunk (with the router's decision) is in
+                    info = record(output=chunk, latency=0.0, error=None)
+                    yield self._finish(info, chunk)
+                else:
+                    yield chunk
+        except GeneratorExit:
+            self._write(record(output=total, latency=time.perf_counter() - start, error=None))
+            raise
+        except BaseException as exc:
+            self._write(record(output=total, latency=time.perf_counter() - start, error=exc))
+            raise
+        exposure = record(output=total, latency=time.perf_counter() - start, error=None)
+        self._tag_run(run_manager, exposure.model, self._static_model(arm))
+        self._write(exposure)
+
+    async def _astream_run(
+        self,
+        values: AsyncIterator[Any],
+        run_manager: AsyncCallbackManagerForChainRun,
+        config: RunnableConfig,
+        *,
+        arm: str,
+        hashed: str,
+        kwargs: dict[str, Any],
+    ) -> AsyncIterator[Any]:
+        value = await anext(values)
+        child = patch_config(config, callbacks=run_manager.get_child())
+        start = time.perf_counter()
+        record = partial(self._exposure, arm=arm, hashed=hashed, run_id=str(run_manager.run_id))
+        total: Any = None
+        first = True
+        try:
+            async for chunk in self.arms[arm].astream(value, child, **kwargs):
+                total = _add(total, chunk)
+                if first:
+                    first = False
+                    yield self._finish(record(output=chunk, latency=0.0, error=None), chunk)
+                else:
+                    yield chunk
+        except GeneratorExit:
+            self._write(record(output=total, latency=time.perf_counter() - start, error=None))
+            raise
+        except BaseException as exc:
+            exposure = record(output=total, latency=time.perf_counter() - start, error=exc)
+            await run_in_executor(None, self._write, exposure)
+            raise
+        exposure = record(output=total, latency=time.perf_counter() - start, error=None)
+        self._tag_run(run_manager, exposure.model, self._static_model(arm))
+        await run_in_executor(None, self._write, exposure)
+
+    @override
+    def stream(
+        self, input: LanguageModelInput, config: RunnableConfig | None = None, **kwargs: Any | None
+    ) -> Iterator[Any]:
+        """Stream the arm's chunks (the first carries the experiment's record); logs at the end."""
+        config, arm, hashed = self._prepare(input, config)
+        yield from self._transform_stream_with_config(
+            iter([input]),
+            partial(self._stream_run, arm=arm, hashed=hashed, kwargs=kwargs),
+            config,
+        )
+
+    @override
+    async def astream(
+        self, input: LanguageModelInput, config: RunnableConfig | None = None, **kwargs: Any | None
+    ) -> AsyncIterator[Any]:
+        """Async :meth:`stream`."""
+        config, arm, hashed = self._prepare(input, config)
+
+        async def single() -> AsyncIterator[Any]:
+            yield input
+
+        async for chunk in self._atransform_stream_with_config(
+            single(),
+            partial(self._astream_run, arm=arm, hashed=hashed, kwargs=kwargs),
+            config,
+        ):
+            yield chunk
+
+    # ------------------------------------------------------------------ feedback
+    def _require_log(self) -> ExposureLog:
+        if self._log is None:
+            msg = f"experiment {self.name!r} has no exposure log (pass log=PATH)"
+            raise ExperimentError(msg)
+        return self._log
+
+    def record_feedback(
+        self,
+        score: float,
+        *,
+        run_id: str | None = None,
+        key: str | None = None,
+        metric: str = "score",
+        comment: str | None = None,
+    ) -> str:
+        """Record a score for a run, or for the latest run of a unit key.
+
+        Args:
+            score: the score (e.g. 1.0/0.0 for thumbs up/down, or a grade in [0, 1]).
+            run_id: the run's id (``response_metadata["benchrouter_experiment"]["run_id"]``,
+                or the ``run_id`` you passed in the config).
+            key: the unit key (the prompt text, or the unit id); the latest exposure of
+                that unit in this experiment gets the score.
+            metric: the name of what is scored.
+            comment: free text.
+
+        Returns:
+            The run id the score was recorded for.
+
+        Raises:
+            ExperimentError: neither or both of ``run_id`` and ``key`` given, or no log.
+            UnknownRunError: no exposure for that run id or key.
+        """
+        log = self._require_log()
+        if (run_id is None) == (key is None):
+            msg = "pass exactly one of run_id= and key="
+            raise ExperimentError(msg)
+        if key is not None:
+            runs = log.runs_for_unit(self.name, unit_hash(self.experiment_salt, key))
+            if not runs:
+                msg = f"no exposure of that unit key in experiment {self.name!r}"
+                raise UnknownRunError(msg)
+            run_id = runs[-1]
+        assert run_id is not None
+        log.log_feedback([Feedback(str(run_id), score, metric=metric, comment=comment)])
+        return str(run_id)
+
+    def report(
+        self, *, metric: str = "score", alpha: float = 0.05, baseline: str | None = None
+    ) -> ExperimentReport:
+        """This experiment's report.
+
+        See :func:`~langchain_benchrouter.experiment_report.compute_report`.
+        """
+        from langchain_benchrouter.experiment_report import compute_report
+
+        return compute_report(
+            self._require_log(), self.name, metric=metric, alpha=alpha, baseline=baseline
+        )
+
+    def feedback_labels(
+        self,
+        texts: Sequence[str] | Mapping[str, str],
+        *,
+        router: Router | None = None,
+        metric: str = "score",
+    ) -> LabeledFeedback:
+        """This experiment's feedback as labelled inputs for ``Router.add_labeled``.
+
+        See :func:`~langchain_benchrouter.experiment_report.feedback_to_labels`.
+        """
+        from langchain_benchrouter.experiment_report import feedback_to_labels
+
+        return feedback_to_labels(
+            self._require_log(),
+            self.name,
+            texts,
+            router=router,
+            metric=metric,
+            salt=self.experiment_salt,
+        )
+
+
+def _add(total: Any, chunk: Any) -> Any:
+    if total is None:
+        return chunk
+    try:
+        return total + chunk
+    except TypeError:
+        return chunk
