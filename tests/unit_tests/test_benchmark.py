@@ -14,7 +14,8 @@ import pytest
 from langchain_benchrouter.benchmark import Benchmark
 from langchain_benchrouter.errors import BenchmarkFormatError, UnknownModelError
 
-SHARED = Path("/work/shared/data")
+# ../shared/data beside the repository (present in CI too)
+SHARED = Path(__file__).resolve().parents[3] / "shared" / "data"
 LLMROUTER = SHARED / "llmrouter"
 MMLU_PRO = SHARED / "mmlu_pro"
 
