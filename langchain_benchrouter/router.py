@@ -34,18 +34,16 @@ from langchain_benchrouter.errors import (
     RoutingInputError,
     UnknownModelError,
 )
+from langchain_benchrouter.index import NeighborIndex, Neighbors
 from langchain_benchrouter.predictors import (
     KNNCorrectnessPredictor,
     MLPCorrectnessPredictor,
-    NeighborIndex,
-    Neighbors,
-    masked_neighbor_mean,
 )
+from langchain_benchrouter.reference import loto_reference_pairs
 from langchain_benchrouter.scoring import (
     best_model_on_average,
     gaussian_kernel_smooth,
     per_input_utility,
-    predictor_accuracy,
     prob_beats,
     s1,
     s2,
@@ -253,33 +251,17 @@ class Router:
 
     def _reference_pairs(self) -> tuple[NDArray[np.float64], NDArray[np.float64]]:
         """Leave-one-task-out (u(d), p_true(d, m)) for every benchmark task d."""
-        n_tasks = len(self.task_names_)
-        m = len(self.model_names_)
-        if n_tasks < 2:
-            return np.zeros(0), np.zeros((0, m))
-        ref_u = np.full(n_tasks, np.nan)
-        ref_p = np.full((n_tasks, m), np.nan)
-        n_search = max(self.k, self.descriptor_neighbors)
-        for d in range(n_tasks):
-            inside = self.task_index_ == d
-            if not inside.any() or inside.all():
-                continue
-            X_rest, Y_rest = self.embeddings_[~inside], self.labels_[~inside]
-            index = NeighborIndex(X_rest)
-            nb = index.search(self.embeddings_[inside], n_search)
-            if self.predictor == "knn":
-                prior = KNNCorrectnessPredictor(k=self.k).fit(X_rest, Y_rest, index=index).prior_
-                g = masked_neighbor_mean(Y_rest, nb.indices[:, : self.k], prior)
-            else:
-                g = (
-                    self._make_predictor()
-                    .fit(X_rest, Y_rest)
-                    .predict_proba(self.embeddings_[inside])
-                )
-            ref_u[d] = task_descriptor(nb.distances[:, : self.descriptor_neighbors])
-            ref_p[d] = predictor_accuracy(g, self.labels_[inside], self.correctness_threshold)
-        keep = ~np.isnan(ref_u)
-        return ref_u[keep], ref_p[keep]
+        factory = None if self.predictor == "knn" else self._make_predictor
+        return loto_reference_pairs(
+            self.embeddings_,
+            self.labels_,
+            self.task_index_,
+            n_tasks=len(self.task_names_),
+            k=self.k,
+            descriptor_neighbors=self.descriptor_neighbors,
+            correctness_threshold=self.correctness_threshold,
+            predictor_factory=factory,
+        )
 
     def add_labeled(
         self,

@@ -11,6 +11,7 @@ MODULES = [
     "langchain_benchrouter",
     "langchain_benchrouter.scoring",
     "langchain_benchrouter.predictors",
+    "langchain_benchrouter.index",
     "langchain_benchrouter.router",
     "langchain_benchrouter.benchmark",
 ]

@@ -6,10 +6,10 @@ import numpy as np
 import pytest
 
 from langchain_benchrouter.errors import NotFittedError
+from langchain_benchrouter.index import NeighborIndex
 from langchain_benchrouter.predictors import (
     KNNCorrectnessPredictor,
     MLPCorrectnessPredictor,
-    NeighborIndex,
     masked_neighbor_mean,
 )
 
