@@ -2,6 +2,7 @@
 PYTHON ?= python3
 VENV ?= .venv
 BIN := $(VENV)/bin
+LINT_PATHS := $(wildcard langchain_benchrouter tests examples benchmarks)
 
 .PHONY: install demo test lint unit clean
 
@@ -20,8 +21,8 @@ demo: install
 	$(BIN)/benchrouter demo
 
 lint: install
-	$(BIN)/ruff check langchain_benchrouter tests examples benchmarks
-	$(BIN)/ruff format --check langchain_benchrouter tests examples benchmarks
+	$(BIN)/ruff check $(LINT_PATHS)
+	$(BIN)/ruff format --check $(LINT_PATHS)
 	$(BIN)/mypy
 
 unit: install
