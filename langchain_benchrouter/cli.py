@@ -199,7 +199,8 @@ def render_table(console: Console, fmt: str, title: str, headers: list[str], row
         return
     if fmt == "markdown":
         lines = [f"**{title}**", "", "| " + " | ".join(headers) + " |"]
-        lines.append("|" + "|".join("---" if i == 0 else "---:" for i in range(len(headers))) + "|")
+        left = [i == 0 or "model" in h for i, h in enumerate(headers)]
+        lines.append("|" + "|".join("---" if lt else "---:" for lt in left) + "|")
         lines += ["| " + " | ".join(row) + " |" for row in rows]
     else:
         widths = [
@@ -255,6 +256,7 @@ def _cmd_evaluate(args: argparse.Namespace, console: Console) -> int:
         f"{bench!r}; embedder {result.embedder}; protocol {args.protocol}",
         markup=False,
         highlight=False,
+        soft_wrap=True,
     )
     for i, point in enumerate(result.sweeps):
         label = (
@@ -283,15 +285,15 @@ def _cmd_evaluate(args: argparse.Namespace, console: Console) -> int:
             f"cost-quality AIQ: routing {result.cost_curve.aiq:.3f}, "
             f"single models {result.cost_curve.models_aiq:.3f}"
         )
-    console.print("\n".join(lines), markup=False, highlight=False)
+    console.print("\n".join(lines), markup=False, highlight=False, soft_wrap=True)
     if args.json:
         path = result.save_json(args.json)
-        console.print(f"wrote {path}", markup=False, highlight=False)
+        console.print(f"wrote {path}", markup=False, highlight=False, soft_wrap=True)
     if args.plots:
         from langchain_benchrouter.plots import write_plots
 
         for path in write_plots(result, args.plots, prefix=args.plot_prefix):
-            console.print(f"wrote {path}", markup=False, highlight=False)
+            console.print(f"wrote {path}", markup=False, highlight=False, soft_wrap=True)
     return 0
 
 
@@ -394,6 +396,11 @@ def build_parser() -> argparse.ArgumentParser:
     route.add_argument("--method", choices=["s1", "s2", "s3"], default="s3")
     route.add_argument("--embedder", default=None)
     route.set_defaults(func=_cmd_route)
+
+    # `benchrouter experiment report|feedback`: the A/B experiment log (experiment_report.py).
+    from langchain_benchrouter.experiment_report import add_experiment_parser
+
+    add_experiment_parser(sub)
     return parser
 
 

@@ -14,6 +14,7 @@ MODULES = [
     "langchain_benchrouter.index",
     "langchain_benchrouter.router",
     "langchain_benchrouter.benchmark",
+    "langchain_benchrouter.evaluation",
 ]
 
 
