@@ -63,7 +63,7 @@ def _cmd_route(args: argparse.Namespace, console: Console) -> int:
     routes = router.route(args.texts)
     table = Table(title="per-input routing")
     table.add_column("input")
-    table.add_column("chosen model")
+    table.add_column("chosen model", no_wrap=True, min_width=max(map(len, routes.model_names)))
     table.add_column("P(correct)", justify="right")
     table.add_column("distance", justify="right")
     for i, text in enumerate(args.texts):
@@ -89,22 +89,27 @@ def _cmd_demo(args: argparse.Namespace, console: Console) -> int:
         f"fitting on {train.n_tasks} tasks ({train.n_inputs} inputs); holding out {task!r}"
     )
     router = Router(embedder=_embedder_arg(args.embedder)).fit(train)
-    sel = router.select_model(held.texts)
+    paper = router.select_model(held.texts, method="s3")
     console.print(
-        _selection_table(sel, f"which model for the unseen task {task!r}? ({held.n_inputs} inputs)")
+        _selection_table(
+            paper, f"the paper's scores for the unseen task {task!r} ({held.n_inputs} inputs)"
+        )
     )
+    sel = router.select_model(held.texts)  # the library's default method
     true_acc = dict(zip(held.models, held.task_accuracy()[0], strict=True))
     best = max(true_acc, key=lambda m: true_acc[m])
     console.print(
-        f"[bold]S3 chose[/bold] {sel.model} (true accuracy {true_acc[sel.model]:.3f}); "
-        f"best on average {sel.bma} ({true_acc[sel.bma]:.3f}); "
-        f"oracle {best} ({true_acc[best]:.3f})\n{sel.why}"
+        f"[bold]S3 (paper) chose[/bold] {paper.model} (true accuracy {true_acc[paper.model]:.3f})\n"
+        f"[bold]{sel.method} (default) chose[/bold] {sel.model} "
+        f"(true accuracy {true_acc[sel.model]:.3f}): {sel.why}\n"
+        f"best on average: {sel.bma} ({true_acc[sel.bma]:.3f}); "
+        f"oracle: {best} ({true_acc[best]:.3f})"
     )
     full = Router(embedder=_embedder_arg(args.embedder)).fit(bench)
     routes = full.route(DEMO_PROMPTS)
     table = Table(title="per-input routing (router fitted on all tasks)")
     table.add_column("prompt")
-    table.add_column("chosen model")
+    table.add_column("chosen model", no_wrap=True, min_width=max(map(len, routes.model_names)))
     table.add_column("P(correct)", justify="right")
     for i, prompt in enumerate(DEMO_PROMPTS):
         j = routes.model_names.index(routes[i])
@@ -235,6 +240,8 @@ def _progress(console: Console) -> tuple[Any, Callable[[str, int, int], None]]:
 
 def _cmd_evaluate(args: argparse.Namespace, console: Console) -> int:
     methods = _methods_arg(args.methods)
+    if args.protocol != "random-split" and not args.methods:
+        methods = [m for m in methods if m != "task_best_train"]
     shots = [n for group in (args.labeled_per_task or [[0]]) for n in group]
     bench = load_benchmark(args.data)
     params: dict[str, Any] = {"k": args.k, "predictor": args.predictor}
@@ -303,7 +310,10 @@ def _selection_table(sel: object, title: str) -> Table:
     assert isinstance(sel, Selection)
     table = Table(title=title)
     for col in ("model", "S1", "S2", "S3", "p"):
-        table.add_column(col, justify="left" if col == "model" else "right")
+        if col == "model":
+            table.add_column(col, no_wrap=True, min_width=max(map(len, sel.s1)) + 2)
+        else:
+            table.add_column(col, justify="right")
     order = sorted(sel.s1, key=lambda m: -(sel.s3.get(m, sel.s2[m])))
     for m in order:
         mark = " *" if m == sel.model else ""

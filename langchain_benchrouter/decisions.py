@@ -30,6 +30,10 @@ class Selection:
         prob_beats_bma: P(candidate answers more inputs correctly than BMA), when computed.
         n_inputs: number of task inputs scored.
         why: a one-line human-readable explanation.
+        estimate: per-model estimated accuracy on the task of the calibrated methods
+            (``"calibrated"``, ``"eb_select"``); empty for the paper's scores.
+        abstained: the task looked far from every benchmark task and the safe choice
+            (the best model on average) was returned without comparing models.
 
     Example:
         >>> sel = router.select_model(["What is 2 + 2?", "Solve x^2 = 4."])  # doctest: +SKIP
@@ -48,11 +52,14 @@ class Selection:
     prob_beats_bma: float | None
     n_inputs: int
     why: str
+    estimate: dict[str, float] = field(default_factory=dict)
+    abstained: bool = False
 
     @property
     def scores(self) -> dict[str, float]:
-        """The per-model scores of the method that chose (S1, S2 or S3)."""
-        return {"s1": self.s1, "s2": self.s2, "s3": self.s3}[self.method]
+        """The per-model scores of the method that chose (S1, S2, S3 or ``estimate``)."""
+        paper = {"s1": self.s1, "s2": self.s2, "s3": self.s3}
+        return paper.get(self.method, self.estimate)
 
     def to_dict(self) -> dict[str, Any]:
         """A JSON-safe dict of the whole decision."""
@@ -69,6 +76,8 @@ class Selection:
             "prob_beats_bma": self.prob_beats_bma,
             "n_inputs": self.n_inputs,
             "why": self.why,
+            "estimate": dict(self.estimate),
+            "abstained": self.abstained,
         }
 
 

@@ -28,7 +28,7 @@ Example:
     >>> from langchain_benchrouter import Benchmark
     >>> bench = Benchmark.bundled().select_tasks(["gsm8k", "mbpp", "mmlu"])
     >>> result = evaluate(bench, embedder="hashing")
-    >>> sorted(result.methods) == sorted(METHODS)
+    >>> sorted(result.methods) == sorted(set(METHODS) - {"task_best_train"})
     True
     >>> result.methods["oracle"].accuracy >= result.methods["bma"].accuracy
     True
@@ -51,6 +51,7 @@ import numpy as np
 from numpy.typing import NDArray
 
 from langchain_benchrouter.benchmark import Benchmark
+from langchain_benchrouter.calibration import expected_calibration_error
 from langchain_benchrouter.embeddings import (
     CachedEmbedder,
     Embedder,
@@ -80,16 +81,41 @@ METHODS: tuple[str, ...] = (
     "oracle",
     "bma",
     "random",
+    "task_best_train",
     "s1",
     "s2",
     "s3",
     "s3_true_p",
+    "calibrated",
+    "eb_select",
     "per_instance",
+    "route_calibrated",
 )
-"""Every method the harness reports, in table order."""
+"""Every method the harness can report, in table order (``task_best_train`` only exists
+in protocols whose test tasks have training rows, e.g. ``"random-split"``)."""
 
-TASK_METHODS: tuple[str, ...] = ("oracle", "bma", "random", "s1", "s2", "s3", "s3_true_p")
+TASK_METHODS: tuple[str, ...] = (
+    "oracle",
+    "bma",
+    "random",
+    "task_best_train",
+    "s1",
+    "s2",
+    "s3",
+    "s3_true_p",
+    "calibrated",
+    "eb_select",
+)
 """Methods that pick one model per task (bounded above by ``oracle``)."""
+
+DEFAULT_METHOD = "eb_select"
+"""The harness name of :meth:`Router.select_model`'s default method."""
+
+DEFAULT_ROUTE_METHOD = "route_calibrated"
+"""The harness name of :meth:`Router.route`'s default method."""
+
+#: Bins of the expected calibration error.
+ECE_BINS = 10
 
 #: Cost weights of the cost-quality curve, as multiples of 1 / (max cost - min cost).
 COST_WEIGHT_GRID: tuple[float, ...] = (0.0, *np.geomspace(1e-3, 1e2, 31).tolist())
@@ -145,9 +171,34 @@ def leave_one_task_out(benchmark: Benchmark, seed: int = 0) -> list[Fold]:
     return folds
 
 
-PROTOCOLS: dict[str, Callable[[Benchmark, int], list[Fold]]] = {"loto": leave_one_task_out}
-"""Registered protocols: name -> ``folds(benchmark, seed)``. Add e.g. ``"random-split"``
-here (test rows grouped by task are scored exactly like a held-out task)."""
+def random_split(benchmark: Benchmark, seed: int = 0) -> list[Fold]:
+    """One in-distribution fold: a seeded random 80/20 split of all inputs.
+
+    The test rows are grouped by task and scored like held-out tasks, but every task
+    also has training rows, so the per-task best model from training labels
+    (``task_best_train``) is the baseline to beat.
+
+    Example:
+        >>> bench = Benchmark.bundled().select_tasks(["gsm8k", "mbpp", "mmlu"])
+        >>> fold = random_split(bench)[0]
+        >>> round(fold.test.size / bench.n_inputs, 2)
+        0.2
+    """
+    n = benchmark.n_inputs
+    perm = np.random.default_rng(seed).permutation(n)
+    n_test = n // 5
+    if n_test < 1 or n - n_test < 1:
+        msg = f"random-split needs at least 5 inputs, {benchmark.name!r} has {n}"
+        raise ValueError(msg)
+    return [Fold("random-split", np.sort(perm[n_test:]), np.sort(perm[:n_test]))]
+
+
+PROTOCOLS: dict[str, Callable[[Benchmark, int], list[Fold]]] = {
+    "loto": leave_one_task_out,
+    "random-split": random_split,
+}
+"""Registered protocols: name -> ``folds(benchmark, seed)`` (test rows grouped by task
+are scored exactly like a held-out task)."""
 
 
 # --------------------------------------------------------------------------- results
@@ -182,6 +233,7 @@ class TaskResult:
     is_bma: dict[str, float]
     p_true: float
     p_estimated: float
+    ece: dict[str, float] = field(default_factory=dict)
 
     def to_json(self) -> dict[str, Any]:
         """The JSON form: ``task``, ``n``, ``selected``, ``accuracy`` (and ``cost``, ``p``)."""
@@ -191,6 +243,7 @@ class TaskResult:
             "selected": dict(self.selected),
             "accuracy": {m: _num(v) for m, v in self.accuracy.items()},
             "cost": {m: _num(v) for m, v in self.cost.items()},
+            "ece": {m: _num(v) for m, v in self.ece.items()},
             "predictor_accuracy": _num(self.p_true),
             "estimated_predictor_accuracy": _num(self.p_estimated),
         }
@@ -205,6 +258,9 @@ class MethodSummary:
         oracle_ratio: ``accuracy / oracle accuracy`` (a ratio of means).
         bma_rate: fraction of tasks where the method chose the best model on average.
         mean_cost: mean over tasks of the choice's cost; ``None`` if a cost is unknown.
+        ece: mean over tasks of the expected calibration error (10 bins) of the predicted
+            correctness the method decides with, on the scored inputs (``None`` for the
+            baselines, which predict nothing).
 
     Example:
         >>> MethodSummary(0.6, 0.9, 0.5, None).to_json()["oracle_ratio"]
@@ -215,14 +271,16 @@ class MethodSummary:
     oracle_ratio: float
     bma_rate: float
     mean_cost: float | None
+    ece: float | None = None
 
     def to_json(self) -> dict[str, Any]:
-        """``{"accuracy", "oracle_ratio", "bma_rate", "mean_cost"}``."""
+        """``{"accuracy", "oracle_ratio", "bma_rate", "mean_cost", "ece"}``."""
         return {
             "accuracy": _num(self.accuracy),
             "oracle_ratio": _num(self.oracle_ratio),
             "bma_rate": _num(self.bma_rate),
             "mean_cost": _num(self.mean_cost),
+            "ece": _num(self.ece),
         }
 
 
@@ -279,10 +337,16 @@ class CostCurve:
     model_quality: dict[str, float]
     aiq: float
     models_aiq: float
+    bma_quality: float | None = None
+    bma_cost: float | None = None
+    cost_at_bma_quality: float | None = None
 
     def to_json(self) -> dict[str, Any]:
         """The JSON form of the curve."""
         return {
+            "bma_quality": _num(self.bma_quality),
+            "bma_cost": _num(self.bma_cost),
+            "cost_at_bma_quality": _num(self.cost_at_bma_quality),
             "cost_weights": [_num(v) for v in self.cost_weights],
             "cost": [_num(v) for v in self.cost],
             "quality": [_num(v) for v in self.quality],
@@ -331,6 +395,8 @@ class EvaluationResult:
             "dataset": self.dataset,
             "embedder": self.embedder,
             "config": dict(self.config),
+            "default_method": DEFAULT_METHOD,
+            "default_route_method": DEFAULT_ROUTE_METHOD,
             "methods": first["methods"],
             "tasks": first["tasks"],
             "diagnostics": first["diagnostics"],
@@ -427,6 +493,7 @@ class _Outcome:
     is_bma: dict[str, float]
     p_true: float
     p_estimated: float
+    ece: dict[str, float] = field(default_factory=dict)
 
 
 def _col_mean(scores: NDArray[np.float64]) -> NDArray[np.float64]:
@@ -444,14 +511,15 @@ def _score_task(
     scores: NDArray[np.float64],
     labels: NDArray[np.float64],
     costs: NDArray[np.float64],
+    train_best: int | None = None,
 ) -> _Outcome:
     """Run every method on one held-out task and score the choices."""
     if not MEMO_SEARCH:
-        return _run_methods(router, texts, scores, labels, costs)
+        return _run_methods(router, texts, scores, labels, costs, train_best)
     index = router.index_
     router.index_ = _MemoSearch(index)  # type: ignore[assignment]
     try:
-        return _run_methods(router, texts, scores, labels, costs)
+        return _run_methods(router, texts, scores, labels, costs, train_best)
     finally:
         router.index_ = index
 
@@ -462,6 +530,7 @@ def _run_methods(
     scores: NDArray[np.float64],
     labels: NDArray[np.float64],
     costs: NDArray[np.float64],
+    train_best: int | None = None,
 ) -> _Outcome:
     names = router.model_names
     acc = _col_mean(scores)
@@ -488,6 +557,10 @@ def _run_methods(
         texts, method="s3", models=allowed, p=p_fill.tolist()
     ).model
     selected["random"] = None
+    for meth in ("calibrated", "eb_select"):
+        selected[meth] = router.select_model(texts, method=meth, models=allowed).model  # type: ignore[arg-type]
+    if train_best is not None:
+        selected["task_best_train"] = names[train_best]
 
     accuracy = {m: float(acc[col[s]]) for m, s in selected.items() if s is not None}
     accuracy["random"] = float(np.mean(acc[candidate]))
@@ -496,13 +569,25 @@ def _run_methods(
     is_bma = {m: float(s == bma) for m, s in selected.items() if s is not None}
     is_bma["random"] = 1.0 / int(candidate.sum())
 
-    routes = router.route(texts, models=allowed)
-    chosen = np.array([col[m] for m in routes.models], dtype=np.intp)
-    got = scores[np.arange(len(texts)), chosen]
-    accuracy["per_instance"] = float(np.nanmean(got)) if (~np.isnan(got)).any() else float("nan")
-    cost["per_instance"] = float(np.mean(costs[chosen]))
-    is_bma["per_instance"] = float(np.mean(chosen == col[bma]))
-    selected["per_instance"] = Counter(routes.models).most_common(1)[0][0]
+    for meth, how in (("per_instance", "knn"), ("route_calibrated", "calibrated")):
+        routes = router.route(texts, models=allowed, method=how)  # type: ignore[arg-type]
+        chosen = np.array([col[m] for m in routes.models], dtype=np.intp)
+        got = scores[np.arange(len(texts)), chosen]
+        accuracy[meth] = float(np.nanmean(got)) if (~np.isnan(got)).any() else float("nan")
+        cost[meth] = float(np.mean(costs[chosen]))
+        is_bma[meth] = float(np.mean(chosen == col[bma]))
+        selected[meth] = Counter(routes.models).most_common(1)[0][0]
+
+    cand_cols = candidate
+    ece_knn = expected_calibration_error(g[:, cand_cols], labels[:, cand_cols], ECE_BINS)
+    g_task = router.predict_calibrated(texts, level="task")
+    g_route = router.predict_calibrated(texts, level="route")
+    ece = {m: ece_knn for m in ("s1", "s2", "s3", "s3_true_p", "per_instance")}
+    ece_task = expected_calibration_error(g_task[:, cand_cols], labels[:, cand_cols], ECE_BINS)
+    ece["calibrated"] = ece["eb_select"] = ece_task
+    ece["route_calibrated"] = expected_calibration_error(
+        g_route[:, cand_cols], labels[:, cand_cols], ECE_BINS
+    )
 
     p_est = np.asarray([sel["s3"].p.get(m, np.nan) for m in names], dtype=np.float64)
     ok = candidate & ~np.isnan(p_true)
@@ -515,14 +600,15 @@ def _run_methods(
         p_estimated=float(np.nanmean(p_est[ok]))
         if ok.any() and np.isfinite(p_est[ok]).any()
         else float("nan"),
+        ece=ece,
     )
 
 
 def _combine(task: str, n: int, outcomes: list[_Outcome]) -> TaskResult:
     """Average the outcomes of the repeats of one task."""
-    methods = list(outcomes[0].accuracy)
+    methods = [m for m in METHODS if m in outcomes[0].accuracy]
     selected: dict[str, str | None] = {}
-    for m in METHODS:
+    for m in methods:
         picks = [o.selected.get(m) for o in outcomes]
         known = [p for p in picks if p is not None]
         selected[m] = Counter(known).most_common(1)[0][0] if known else None
@@ -538,21 +624,23 @@ def _combine(task: str, n: int, outcomes: list[_Outcome]) -> TaskResult:
     return TaskResult(
         task=task,
         n=n,
-        selected={m: selected[m] for m in METHODS},
-        accuracy={m: mean(o.accuracy[m] for o in outcomes) for m in METHODS if m in methods},
-        cost={m: cost_mean(o.cost[m] for o in outcomes) for m in METHODS},
-        is_bma={m: mean(o.is_bma[m] for o in outcomes) for m in METHODS},
+        selected={m: selected[m] for m in methods},
+        accuracy={m: mean(o.accuracy[m] for o in outcomes) for m in methods},
+        cost={m: cost_mean(o.cost[m] for o in outcomes) for m in methods},
+        is_bma={m: mean(o.is_bma[m] for o in outcomes) for m in methods},
         p_true=mean(o.p_true for o in outcomes),
         p_estimated=mean(o.p_estimated for o in outcomes),
+        ece={m: mean(o.ece[m] for o in outcomes) for m in outcomes[0].ece},
     )
 
 
 def _summarize(tasks: list[TaskResult]) -> dict[str, MethodSummary]:
     oracle = float(np.nanmean([t.accuracy["oracle"] for t in tasks]))
     out = {}
-    for m in METHODS:
+    for m in [m for m in METHODS if m in tasks[0].accuracy]:
         acc = float(np.nanmean([t.accuracy[m] for t in tasks]))
         costs = [t.cost[m] for t in tasks]
+        eces = [t.ece[m] for t in tasks if m in t.ece]
         out[m] = MethodSummary(
             accuracy=acc,
             oracle_ratio=acc / oracle if oracle > 0 else float("nan"),
@@ -560,6 +648,7 @@ def _summarize(tasks: list[TaskResult]) -> dict[str, MethodSummary]:
             mean_cost=None
             if any(c is None for c in costs)
             else float(np.mean([c for c in costs if c is not None])),
+            ece=float(np.nanmean(eces)) if eces and np.isfinite(eces).any() else None,
         )
     return out
 
@@ -663,7 +752,13 @@ def _cost_curve(
     model_quality = {m: float(np.nanmean(task_acc[:, j])) for m, j in col.items()}
     model_cost = {m: float(costs[j]) for m, j in col.items()}
     lo, hi = float(np.nanmin(costs)), float(np.nanmax(costs))
+    bma = models[int(per_task[0][0].bma_)]
+    bma_q = model_quality[bma]
+    reach = [c for c, q in zip(cost_pts, qual_pts, strict=True) if q >= bma_q]
     return CostCurve(
+        bma_quality=bma_q,
+        bma_cost=model_cost[bma],
+        cost_at_bma_quality=min(reach) if reach else None,
         cost_weights=weights,
         cost=cost_pts,
         quality=qual_pts,
@@ -792,6 +887,11 @@ def evaluate(
             fit_s += time.perf_counter() - t0
         router = routers[f]
         texts = [benchmark.texts[i] for i in rows]
+        same = folds[f].train[benchmark.task_index[folds[f].train] == benchmark.task_index[rows[0]]]
+        train_acc = _col_mean(scores_all[same]) if same.size else None
+        train_best = (
+            None if train_acc is None or np.isnan(train_acc).all() else int(np.nanargmax(train_acc))
+        )
         for n in shots:
             runs = []
             for r in range(1 if n == 0 else repeats):
@@ -811,6 +911,7 @@ def evaluate(
                         scores_all[rows[keep]],
                         labels_all[rows[keep]],
                         costs,
+                        train_best,
                     )
                 )
                 done += 1

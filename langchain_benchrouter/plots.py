@@ -63,9 +63,10 @@ def write_plots(
 
     # 1. accuracy per method
     fig, ax = plt.subplots(figsize=(7.5, 4))
-    accs = [result.methods[m].accuracy for m in METHODS]
-    colors = ["#555555" if m in ("oracle", "bma", "random") else "#1f77b4" for m in METHODS]
-    bars = ax.bar(METHODS, accs, color=colors)
+    shown = [m for m in METHODS if m in result.methods]
+    accs = [result.methods[m].accuracy for m in shown]
+    colors = ["#555555" if m in ("oracle", "bma", "random") else "#1f77b4" for m in shown]
+    bars = ax.bar(shown, accs, color=colors)
     for bar, value in zip(bars, accs, strict=True):
         ax.annotate(
             f"{value:.3f}",
@@ -115,7 +116,7 @@ def write_plots(
     if len(result.sweeps) > 1:
         fig, ax = plt.subplots(figsize=(7, 4))
         shots = [s.labeled_per_task for s in result.sweeps]
-        for method in METHODS:
+        for method in [m for m in METHODS if m in result.methods]:
             style = "--" if method in ("oracle", "bma", "random") else "-"
             ax.plot(
                 shots,

@@ -18,6 +18,14 @@ from numpy.typing import NDArray
 
 from langchain_benchrouter.artifact import read_artifact, write_artifact
 from langchain_benchrouter.benchmark import Benchmark
+from langchain_benchrouter.calibration import (
+    CalibrationState,
+    beta_binomial_mean,
+    fit_calibration,
+    neighbor_task_prior,
+    select_with_margin,
+    shrunk_knn,
+)
 from langchain_benchrouter.decisions import Routes, Selection
 from langchain_benchrouter.embeddings import (
     CachedEmbedder,
@@ -53,7 +61,14 @@ from langchain_benchrouter.scoring import (
 
 __all__ = ["Router"]
 
-Method = Literal["s1", "s2", "s3"]
+Method = Literal["s1", "s2", "s3", "calibrated", "eb_select"]
+RouteMethod = Literal["calibrated", "knn"]
+
+#: The default of :meth:`Router.select_model` (the best task-level method measured).
+DEFAULT_METHOD: Method = "eb_select"
+#: The default of :meth:`Router.route` (the best per-input method measured).
+DEFAULT_ROUTE_METHOD: RouteMethod = "calibrated"
+_PAPER_METHODS = ("s1", "s2", "s3")
 Predictor = KNNCorrectnessPredictor | MLPCorrectnessPredictor
 
 
@@ -248,6 +263,9 @@ class Router:
         )
         if fit_reference:
             self.ref_u_, self.ref_p_ = self._reference_pairs()
+            self.calibration_ = fit_calibration(
+                self.embeddings_, self.labels_, self.task_index_, self.task_accuracy_, self.index_
+            )
 
     def _reference_pairs(self) -> tuple[NDArray[np.float64], NDArray[np.float64]]:
         """Leave-one-task-out (u(d), p_true(d, m)) for every benchmark task d."""
@@ -378,7 +396,30 @@ class Router:
                 f"the router was fitted with {self.embeddings_.shape[1]}"
             )
             raise EmbedderMismatchError(msg)
-        return Q, self.index_.search(Q, max(self.k, self.descriptor_neighbors))
+        n = max(self.k, self.descriptor_neighbors, self.calibration_.max_k)
+        return Q, self.index_.search(Q, min(n, self.embeddings_.shape[0]))
+
+    def _calibrated_proba(self, nb: Neighbors, k: int, strength: float) -> NDArray[np.float64]:
+        """Beta-binomial kNN over the first ``k`` neighbours, shrunk to their tasks' prior."""
+        idx = nb.indices[:, :k]
+        prior = neighbor_task_prior(idx, self.task_index_, self.task_accuracy_, self.model_prior_)
+        return shrunk_knn(self.labels_, idx, prior, strength)
+
+    def predict_calibrated(
+        self, texts: Sequence[str], *, level: Literal["task", "route"] = "route"
+    ) -> NDArray[np.float64]:
+        """Calibrated predicted correctness (n, M): the task-level or per-input shrunk kNN.
+
+        Example:
+            >>> router.predict_calibrated(["What is 2 + 2?"]).shape[0]  # doctest: +SKIP
+            1
+        """
+        self._check_fitted()
+        _, nb = self._search(texts, "texts")
+        cal = self.calibration_
+        if level == "task":
+            return self._calibrated_proba(nb, cal.task_k, cal.task_prior)
+        return self._calibrated_proba(nb, cal.route_k, cal.route_prior)
 
     def _proba(self, Q: np.ndarray, nb: Neighbors) -> NDArray[np.float32]:
         if isinstance(self.predictor_, KNNCorrectnessPredictor):
@@ -396,7 +437,7 @@ class Router:
         self,
         task_inputs: Sequence[str],
         *,
-        method: Method = "s3",
+        method: Method = DEFAULT_METHOD,
         models: Sequence[str] | None = None,
         p: Mapping[str, float] | Sequence[float] | None = None,
     ) -> Selection:
@@ -404,20 +445,27 @@ class Router:
 
         Args:
             task_inputs: texts of the new task (more is better; tens to hundreds).
-            method: ``"s3"`` (default, OOD-aware with shrinkage to BMA), ``"s2"`` or ``"s1"``.
+            method: ``"eb_select"`` (default): the calibrated estimate pooled, when the
+                router holds labelled inputs of the user's task (:meth:`add_labeled`),
+                with those labels by a beta-binomial posterior; it leaves the best model
+                on average only by a margin tuned in the fit. ``"calibrated"``: the same
+                without the labels. The paper's scores: ``"s3"`` (OOD-aware with
+                shrinkage to BMA), ``"s2"``, ``"s1"``.
             models: restrict the choice to these models.
             p: override the estimated predictor accuracy per model (evaluation's
-                "S3 with true p").
+                "S3 with true p"; the paper's methods only).
 
         Returns:
             The :class:`~langchain_benchrouter.decisions.Selection`.
         """
         self._check_fitted()
-        if method not in ("s1", "s2", "s3"):
-            msg = f"unknown method {method!r}; use 's1', 's2' or 's3'"
+        if method not in ("s1", "s2", "s3", "calibrated", "eb_select"):
+            msg = f"unknown method {method!r}; use 'eb_select', 'calibrated', 's1', 's2' or 's3'"
             raise ValueError(msg)
         allowed = self._allowed(models)
         Q, nb = self._search(task_inputs, "task_inputs")
+        if method in ("calibrated", "eb_select"):
+            return self._select_calibrated(nb, method, allowed)
         g = self._proba(Q, nb)
         n = g.shape[0]
         u = task_descriptor(nb.distances[:, : self.descriptor_neighbors])
@@ -487,6 +535,70 @@ class Router:
             why=why,
         )
 
+    def _select_calibrated(
+        self, nb: Neighbors, method: Method, allowed: NDArray[np.bool_] | None
+    ) -> Selection:
+        """``calibrated`` / ``eb_select``: see :meth:`select_model`."""
+        cal = self.calibration_
+        names = self.model_names_
+        g = self._calibrated_proba(nb, cal.task_k, cal.task_prior)
+        n = g.shape[0]
+        est = g.mean(axis=0)
+        u = task_descriptor(nb.distances[:, : self.descriptor_neighbors])
+        bma = (
+            self.bma_
+            if allowed is None or allowed[self.bma_]
+            else self._argmax(self.model_prior_, allowed)
+        )
+        labeled = self.task_index_ < 0
+        n_labeled = int(labeled.sum())
+        delta = cal.delta
+        if method == "eb_select" and n_labeled:
+            y = self.labels_[labeled].astype(np.float64)
+            est = beta_binomial_mean(
+                np.nansum(y, axis=0), (~np.isnan(y)).sum(axis=0).astype(np.float64), est, cal.a0
+            )
+            delta = cal.delta_labeled
+        abstain = bool(n_labeled == 0 and len(self.ref_u_) and u > float(np.max(self.ref_u_)))
+        if abstain:
+            chosen = cand = bma
+            why = (
+                f"{method}: the task is farther from the benchmark (u = {u:.3f}) than any "
+                f"benchmark task was from the others; abstaining: {names[bma]}, the best model "
+                "on average"
+            )
+        else:
+            chosen, cand = select_with_margin(est, bma, delta, allowed)
+            why = f"{method} ranks {names[cand]} first ({est[cand]:.3f})"
+            if cand == bma:
+                why += "; it is also the best model on average"
+            elif chosen == bma:
+                why += (
+                    f", not more than {delta:g} above {names[bma]} ({est[bma]:.3f}):"
+                    " keeping the best model on average"
+                )
+            else:
+                why += f", more than {delta:g} above the best model on average {names[bma]}"
+            if method == "eb_select" and n_labeled:
+                why += f" ({n_labeled} labelled inputs pooled with prior strength {cal.a0:g})"
+            why += f" (u = {u:.3f} over {n} inputs)"
+        return Selection(
+            model=names[chosen],
+            method=method,
+            s1={},
+            s2={},
+            s3={},
+            p={},
+            u=u,
+            candidate=names[cand],
+            bma=names[bma],
+            prob_beats_bma=None,
+            n_inputs=n,
+            why=why,
+            estimate={m: float(v) for m, v in zip(names, est, strict=True)},
+            abstained=abstain,
+        )
+
     def _argmax(self, score: np.ndarray, allowed: NDArray[np.bool_] | None) -> int:
         """Argmax with ties broken by mean benchmark accuracy, restricted to ``allowed``."""
         s = np.round(np.asarray(score, dtype=np.float64), 12)
@@ -519,6 +631,7 @@ class Router:
         models: Sequence[str] | None = None,
         cost_weight: float = 0.0,
         costs: Mapping[str, float] | None = None,
+        method: RouteMethod = DEFAULT_ROUTE_METHOD,
     ) -> Routes:
         """Choose a model for each input: argmax of predicted correctness (+ tie-break, - cost).
 
@@ -529,6 +642,8 @@ class Router:
                 cost).
             costs: cost per model (default: the benchmark's known prices); needed for every
                 allowed model when ``cost_weight`` > 0.
+            method: ``"calibrated"`` (default): the per-input shrunk kNN (k and prior
+                strength tuned in the fit); ``"knn"``: the paper's k-NN mean.
 
         Returns:
             :class:`~langchain_benchrouter.decisions.Routes`, a sequence of model names with
@@ -542,8 +657,15 @@ class Router:
                 msg = f"cost_weight must be a finite number >= 0, got {cost_weight!r}"
                 raise ValueError(msg)
             cost_arr = self._cost_array(costs, allowed)
+        if method not in ("calibrated", "knn"):
+            msg = f"unknown route method {method!r}; use 'calibrated' or 'knn'"
+            raise ValueError(msg)
         Q, nb = self._search(inputs, "inputs")
-        g = self._proba(Q, nb)
+        if method == "calibrated":
+            cal = self.calibration_
+            g = self._calibrated_proba(nb, cal.route_k, cal.route_prior).astype(np.float32)
+        else:
+            g = self._proba(Q, nb)
         utility = per_input_utility(
             g,
             self.model_prior_,
@@ -600,7 +722,7 @@ class Router:
         meta = {
             "library_version": _library_version(),
             "params": self._params(),
-            "predictor": pred_params,
+            "predictor": {**pred_params, "calibration": self.calibration_.to_json()},
             "embedder": {"name": self.embedder_.name, "dimension": int(self.embeddings_.shape[1])},
             "models": self.model_names_,
             "tasks": self.task_names_,
@@ -686,6 +808,15 @@ class Router:
             msg = f"{path}: invalid predictor state ({exc})"
             raise ArtifactError(msg) from exc
         router._finish_fit(fit_reference=False, predictor=predictor)
+        saved_cal = manifest.predictor.get("calibration")
+        if saved_cal is None:  # an artifact from before the calibrated methods: tune now
+            router.calibration_ = fit_calibration(X, Y, ti, router.task_accuracy_, router.index_)
+        else:
+            try:
+                router.calibration_ = CalibrationState.from_json(dict(saved_cal))
+            except (KeyError, TypeError, ValueError) as exc:
+                msg = f"{path}: invalid calibration state ({exc})"
+                raise ArtifactError(msg) from exc
         return router
 
     def __repr__(self) -> str:

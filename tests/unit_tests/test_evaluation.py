@@ -12,6 +12,7 @@ import pytest
 
 from langchain_benchrouter.benchmark import Benchmark
 from langchain_benchrouter.evaluation import (
+    DEFAULT_ROUTE_METHOD,
     METHODS,
     TASK_METHODS,
     EvaluationResult,
@@ -22,6 +23,10 @@ from langchain_benchrouter.evaluation import (
 )
 from langchain_benchrouter.router import Router
 from langchain_benchrouter.scoring import predictor_accuracy
+
+# task_best_train needs training rows of the test task: random-split only.
+LOTO_METHODS = [m for m in METHODS if m != "task_best_train"]
+LOTO_TASK_METHODS = [m for m in TASK_METHODS if m != "task_best_train"]
 
 TASKS = ["gsm8k", "mbpp", "mmlu", "commonsense_qa", "human_eval"]
 PER_TASK = 40
@@ -57,9 +62,11 @@ def test_json_schema(result: EvaluationResult, bench: Benchmark, tmp_path: Path)
     assert data["dataset"] == result.dataset
     assert data["embedder"] == "hashing-256"
     assert data["config"]["protocol"] == "loto"
-    assert list(data["methods"]) == list(METHODS)
+    assert list(data["methods"]) == list(LOTO_METHODS)
+    assert data["default_method"] == "eb_select"
+    assert set(data["methods"][data["default_method"]]) == set(data["methods"]["s3"])
     for summary in data["methods"].values():
-        assert set(summary) == {"accuracy", "oracle_ratio", "bma_rate", "mean_cost"}
+        assert set(summary) == {"accuracy", "oracle_ratio", "bma_rate", "mean_cost", "ece"}
         assert 0.0 <= summary["accuracy"] <= 1.0
         assert 0.0 <= summary["bma_rate"] <= 1.0
         assert isinstance(summary["mean_cost"], float)  # every bundled model has a price
@@ -67,8 +74,8 @@ def test_json_schema(result: EvaluationResult, bench: Benchmark, tmp_path: Path)
     assert sorted(t["task"] for t in data["tasks"]) == sorted(TASKS)
     for task in data["tasks"]:
         assert task["n"] == PER_TASK
-        assert set(task["selected"]) == set(METHODS)
-        assert set(task["accuracy"]) == set(METHODS)
+        assert set(task["selected"]) == set(LOTO_METHODS)
+        assert set(task["accuracy"]) == set(LOTO_METHODS)
         models = [m for m in task["selected"].values() if m is not None]
         assert set(models) <= set(bench.models)
         assert task["selected"]["random"] is None
@@ -79,7 +86,7 @@ def test_oracle_bounds_every_task_level_method(result: EvaluationResult, bench: 
     for task in result.tasks:
         acc = _task_acc(bench, task.task)
         assert task.accuracy["oracle"] == pytest.approx(max(acc.values()))
-        for method in TASK_METHODS:
+        for method in LOTO_TASK_METHODS:
             assert task.accuracy[method] <= task.accuracy["oracle"] + 1e-12, (task.task, method)
             if task.selected[method] is not None:  # accuracy is the chosen model's true one
                 assert task.accuracy[method] == pytest.approx(acc[task.selected[method]])
@@ -146,7 +153,7 @@ def test_few_shot_sweep_scores_the_unlabelled_rest(bench: Benchmark) -> None:
     few = res.sweeps[1]
     assert all(t.n == PER_TASK - 10 for t in few.tasks)
     for task in few.tasks:
-        for method in TASK_METHODS:
+        for method in LOTO_TASK_METHODS:
             assert task.accuracy[method] <= task.accuracy["oracle"] + 1e-12
     # Deterministic given the seed; another seed draws other labelled inputs.
     again = evaluate(bench, labeled_per_task=[0, 10], repeats=2, seed=3, **kw)
@@ -182,7 +189,7 @@ def test_cost_curve_and_aiq(result: EvaluationResult) -> None:
     curve = result.cost_curve
     assert curve is not None
     # No cost weight: plain per-input routing; the largest: close to the cheapest model.
-    assert curve.quality[0] == pytest.approx(result.methods["per_instance"].accuracy)
+    assert curve.quality[0] == pytest.approx(result.methods[DEFAULT_ROUTE_METHOD].accuracy)
     assert curve.cost[-1] <= curve.cost[0]
     assert curve.cost[-1] == pytest.approx(min(curve.model_cost.values()), abs=0.05)
     assert 0.0 < curve.aiq <= 1.0 and 0.0 < curve.models_aiq <= 1.0

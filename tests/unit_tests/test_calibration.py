@@ -1,0 +1,120 @@
+"""Tests of the calibrated predictors, ECE and the empirical-Bayes selection."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from langchain_benchrouter import Benchmark, Router
+from langchain_benchrouter.calibration import (
+    CalibrationState,
+    beta_binomial_mean,
+    expected_calibration_error,
+    fit_calibration,
+    neighbor_task_prior,
+    select_with_margin,
+    shrunk_knn,
+)
+from langchain_benchrouter.index import NeighborIndex
+
+
+def test_beta_binomial_hand_computed() -> None:
+    # 7 of 10 correct, prior 0.4 with strength 5: (7 + 2) / 15 = 0.6
+    out = beta_binomial_mean(np.array([7.0]), np.array([10.0]), np.array([0.4]), 5.0)
+    assert out.tolist() == pytest.approx([0.6])
+    # strength 0: the raw rate, and the prior where there is no label
+    raw = beta_binomial_mean(np.array([3.0, 0.0]), np.array([4.0, 0.0]), np.array([0.1, 0.9]), 0)
+    assert raw.tolist() == pytest.approx([0.75, 0.9])
+
+
+def test_shrunk_knn_masks_missing_and_uses_row_prior() -> None:
+    y = np.array([[1.0, np.nan], [0.0, 1.0], [1.0, 1.0]])
+    prior = np.array([[0.5, 0.0]])
+    g = shrunk_knn(y, np.array([[0, 1, 2]]), prior, 1.0)
+    # model 0: (2 + 0.5) / (3 + 1); model 1: (2 + 0) / (2 + 1)
+    np.testing.assert_allclose(g, [[2.5 / 4, 2 / 3]])
+
+
+def test_neighbor_task_prior_falls_back_for_untasked_rows() -> None:
+    ta = np.array([[0.2, np.nan], [0.8, 0.4]])
+    prior = neighbor_task_prior(
+        np.array([[0, 1, 2]]), np.array([0, 1, -1]), ta, np.array([0.5, 0.6])
+    )
+    np.testing.assert_allclose(prior, [[(0.2 + 0.8 + 0.5) / 3, (0.6 + 0.4 + 0.6) / 3]])
+
+
+def test_ece_tiny_example() -> None:
+    g = np.array([[0.95], [0.95], [0.15], [0.15]])
+    y = np.array([[1.0], [1.0], [1.0], [0.0]])
+    # bin 9: |0.95 - 1| (2 inputs), bin 1: |0.15 - 0.5| (2 inputs)
+    assert expected_calibration_error(g, y) == pytest.approx((2 * 0.05 + 2 * 0.35) / 4)
+    assert np.isnan(expected_calibration_error(g, np.full((4, 1), np.nan)))
+
+
+def test_select_with_margin_keeps_bma_under_margin() -> None:
+    est = np.array([0.60, 0.64, 0.70])
+    assert select_with_margin(est, 0, 0.05, None) == (2, 2)
+    assert select_with_margin(est, 0, 0.12, None) == (0, 2)
+    allowed = np.array([True, True, False])
+    assert select_with_margin(est, 0, 0.0, allowed) == (1, 1)
+
+
+def _toy(seed: int = 0) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    rng = np.random.default_rng(seed)
+    ti = np.repeat(np.arange(4), 40)
+    X = rng.normal(size=(160, 6)).astype(np.float32) + ti[:, None].astype(np.float32)
+    X /= np.linalg.norm(X, axis=1, keepdims=True)
+    Y = (rng.random((160, 3)) < np.array([0.3, 0.5, 0.7])).astype(np.float32)
+    ta = np.stack([Y[ti == t].mean(0) for t in range(4)]).astype(np.float64)
+    return X, Y, ti, ta
+
+
+def test_fit_calibration_never_sees_rows_outside_the_fit() -> None:
+    # The harness fits on the training tasks only: the tuned state is a function of the
+    # rows passed in, so the held-out task (task 3 here) cannot influence it.
+    X, Y, ti, ta = _toy()
+    train = ti < 3
+    state = fit_calibration(X[train], Y[train], ti[train], ta[:3], NeighborIndex(X[train]))
+    Y2 = Y.copy()
+    Y2[~train] = 1.0 - Y2[~train]  # scramble the held-out task's labels
+    again = fit_calibration(X[train], Y2[train], ti[train], ta[:3], NeighborIndex(X[train]))
+    assert state == again
+    # and the inner folds really are leave-one-task-out: changing one inner task's
+    # labels can change the result (the tuning does read the training tasks)
+    assert state.task_k in (10, 30, 100)
+    assert CalibrationState.from_json(state.to_json()) == state
+
+
+def test_router_default_methods_and_save_load(tmp_path: object) -> None:
+    bench = Benchmark.bundled().select_tasks(["gsm8k", "mbpp", "mmlu"])
+    router = Router(embedder="hashing").fit(bench)
+    texts = ["What is 12 * 12?", "Write a function that reverses a list."]
+    sel = router.select_model(texts)
+    assert sel.method == "eb_select"
+    assert set(sel.estimate) == set(router.model_names)
+    assert sel.scores == sel.estimate
+    assert router.select_model(texts, method="s3").method == "s3"
+    routes = router.route(texts)
+    paper = router.route(texts, method="knn")
+    assert routes.proba.shape == paper.proba.shape
+    path = router.save(tmp_path / "r")  # type: ignore[operator]
+    loaded = Router.load(path)
+    assert loaded.calibration_ == router.calibration_
+    assert loaded.select_model(texts).model == sel.model
+    assert list(loaded.route(texts)) == list(routes)
+
+
+def test_eb_select_pools_labels() -> None:
+    bench = Benchmark.bundled().select_tasks(["gsm8k", "mbpp", "mmlu"])
+    router = Router(embedder="hashing").fit(bench)
+    texts = ["What is 12 * 12?", "Compute 3 + 4."]
+    m = len(router.model_names)
+    worst = int(np.argmin(router.model_prior_))
+    scores = np.zeros((40, m))
+    scores[:, worst] = 1.0  # the worst model on average is perfect on the user's task
+    router.add_labeled([f"What is {i} + {i}?" for i in range(40)], scores)
+    sel = router.select_model(texts, method="eb_select")
+    a0 = router.calibration_.a0
+    est = sel.estimate[router.model_names[worst]]
+    assert est > 40 / (40 + a0) - 1e-9  # posterior mean >= its labelled share
+    assert router.select_model(texts, method="calibrated").estimate != sel.estimate
