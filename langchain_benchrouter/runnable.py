@@ -9,11 +9,16 @@ plain :class:`~langchain_core.runnables.RunnableSerializable` that delegates.
 from __future__ import annotations
 
 import asyncio
+import contextvars
+import logging
 import math
-from collections.abc import AsyncIterator, Callable, Iterator, Sequence
+import queue
+import threading
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator, Sequence
+from contextlib import suppress
 from dataclasses import dataclass, field
 from functools import partial
-from typing import Any, Literal, TypeAlias, cast
+from typing import Any, Literal, TypeAlias, TypeVar, cast
 
 import numpy as np
 from langchain_core.callbacks import (
@@ -33,21 +38,45 @@ from langchain_core.runnables.config import (
     run_in_executor,
 )
 from langchain_core.runnables.utils import ConfigurableFieldSpec, get_unique_config_specs
-from pydantic import ConfigDict, Field, PrivateAttr, SkipValidation
+from pydantic import ConfigDict, Field, PrivateAttr, SkipValidation, ValidationError
 from typing_extensions import override
 
 from langchain_benchrouter.decisions import Routes, Selection
-from langchain_benchrouter.errors import RoutingInputError, UnknownModelError
+from langchain_benchrouter.errors import (
+    BenchRouterError,
+    ModelOutputError,
+    ModelTimeoutError,
+    RoutingError,
+    RoutingInputError,
+    RoutingTimeoutError,
+    UnknownModelError,
+)
 from langchain_benchrouter.messages import RoutingScope, routing_text
 from langchain_benchrouter.router import Router
 
-__all__ = ["FALLBACK_EVENT", "Mode", "RouterRunnable"]
+__all__ = [
+    "DECISION_ATTR",
+    "DEFAULT_MAX_ROUTING_CHARS",
+    "FALLBACK_EVENT",
+    "Mode",
+    "RouterRunnable",
+    "error_decision",
+]
+
+logger = logging.getLogger(__name__)
+T = TypeVar("T")
 
 Mode = Literal["per_input", "per_task"]
 """``per_input``: route every input; ``per_task``: one model for the whole task."""
 
 FALLBACK_EVENT = "benchrouter_fallback"
 """Name of the custom callback event dispatched when a fallback model is tried."""
+
+DECISION_ATTR = "benchrouter_decision"
+"""Attribute set on an exception raised by a chosen model: the routing decision (a dict)."""
+
+DEFAULT_MAX_ROUTING_CHARS = 8192
+"""Default cap on the characters routed on (the head of the text is kept)."""
 
 _METADATA_KEY = "benchrouter"
 _KNOBS = ("model", "cost_weight", "mode", "routing_scope")
@@ -71,6 +100,119 @@ class _Knobs:
     cost_weight: float
     mode: Mode
     scope: RoutingScope
+
+
+def error_decision(exc: BaseException) -> dict[str, Any] | None:
+    """The routing decision attached to an exception raised by a chosen model, if any.
+
+    When the chosen model (and every fallback tried) fails, :class:`RouterRunnable`
+    re-raises the model's own exception unchanged, with the decision as the attribute
+    :data:`DECISION_ATTR` (``model``, ``mode``, the per-model evidence, ``ranking`` and
+    the failed ``attempts``) and a one-line summary added with ``add_note``.
+
+    Args:
+        exc: any exception.
+
+    Returns:
+        The decision dict, or ``None`` when the exception carries none.
+    """
+    value = getattr(exc, DECISION_ATTR, None)
+    return value if isinstance(value, dict) else None
+
+
+def _call_with_timeout(
+    fn: Callable[[], T], timeout: float | None, error: Callable[[], BaseException]
+) -> T:
+    """``fn()``, or ``error()`` raised when it has not returned within ``timeout`` seconds.
+
+    The call runs in a daemon thread with a copy of the caller's context (so callbacks and
+    tracing follow it). Python cannot stop a thread: on timeout the call keeps running in
+    the background and its result is discarded.
+    """
+    if timeout is None:
+        return fn()
+    ctx = contextvars.copy_context()
+    box: dict[str, Any] = {}
+    done = threading.Event()
+
+    def target() -> None:
+        try:
+            box["value"] = ctx.run(fn)
+        except BaseException as exc:
+            box["error"] = exc
+        finally:
+            done.set()
+
+    threading.Thread(target=target, name="benchrouter-timeout", daemon=True).start()
+    if not done.wait(timeout):
+        raise error()
+    if "error" in box:
+        raise box["error"]
+    return cast("T", box["value"])
+
+
+async def _await_with_timeout(
+    awaitable: Awaitable[T], timeout: float | None, error: Callable[[], BaseException]
+) -> T:
+    """``await awaitable``, cancelled and turned into ``error()`` after ``timeout`` seconds."""
+    if timeout is None:
+        return await awaitable
+    task = asyncio.ensure_future(awaitable)
+    try:
+        done, _ = await asyncio.wait({task}, timeout=timeout)
+    except asyncio.CancelledError:
+        task.cancel()
+        raise
+    if not done:
+        task.cancel()
+        # Retrieve a late exception so asyncio does not log "never retrieved".
+        task.add_done_callback(lambda t: t.cancelled() or t.exception())
+        raise error()
+    return task.result()
+
+
+def _iter_with_timeout(
+    make: Callable[[], Iterator[T]], timeout: float | None, error: Callable[[], BaseException]
+) -> Iterator[T]:
+    """Iterate ``make()``, raising ``error()`` when the next item takes over ``timeout`` s.
+
+    The iterator runs in a daemon thread feeding a queue; when the consumer stops (timeout,
+    error or early close) the producer stops after its current item.
+    """
+    if timeout is None:
+        yield from make()
+        return
+    items: queue.SimpleQueue[tuple[str, Any]] = queue.SimpleQueue()
+    stop = threading.Event()
+    ctx = contextvars.copy_context()
+
+    def produce() -> None:
+        try:
+            for item in make():
+                items.put(("item", item))
+                if stop.is_set():
+                    return
+        except BaseException as exc:
+            items.put(("error", exc))
+        else:
+            items.put(("done", None))
+
+    threading.Thread(
+        target=ctx.run, args=(produce,), name="benchrouter-stream", daemon=True
+    ).start()
+    try:
+        while True:
+            try:
+                kind, value = items.get(timeout=timeout)
+            except queue.Empty:
+                raise error() from None
+            if kind == "done":
+                return
+            if kind == "error":
+                raise value
+            yield value
+    finally:
+        stop.set()
 
 
 class RouterRunnable(RunnableSerializable[LanguageModelInput, Any]):
@@ -97,7 +239,9 @@ class RouterRunnable(RunnableSerializable[LanguageModelInput, Any]):
         routing_scope: ``"last_human"`` (default) routes on the text of the latest
             human message; ``"conversation"`` on the text of every message.
         default_model: the model for inputs with no text to route on (otherwise such
-            an input is a :class:`~langchain_benchrouter.errors.RoutingInputError`).
+            an input is a :class:`~langchain_benchrouter.errors.RoutingInputError`), and
+            for inputs whose routing failed or timed out (otherwise the
+            :class:`~langchain_benchrouter.errors.RoutingError` is raised).
         mode: ``"per_input"`` (default) or ``"per_task"`` (use :attr:`selection`, made by
             :meth:`for_task`; without one, one S3 selection over each call's inputs).
         selection: the pinned per-task decision (set by :meth:`for_task`).
@@ -111,6 +255,30 @@ class RouterRunnable(RunnableSerializable[LanguageModelInput, Any]):
             (0, the default, disables fallback).
         fallback_on: the exception types that trigger a fallback.
         config_prefix: prefix of the ``configurable`` keys.
+        routing_timeout: seconds the routing of one call (embedding and neighbour search)
+            may take; beyond it :class:`~langchain_benchrouter.errors.RoutingTimeoutError`
+            (or ``default_model``). ``None`` (default): no limit.
+        model_timeout: seconds a chosen model may take per call (per chunk when
+            streaming; per model group in ``batch``); beyond it
+            :class:`~langchain_benchrouter.errors.ModelTimeoutError`, which triggers a
+            fallback like any model error. ``None`` (default): no limit (set the chat
+            models' own ``timeout`` too: a timed-out sync call keeps running in a
+            background thread).
+        max_routing_chars: the routing text is cut to its first ``max_routing_chars``
+            characters before embedding (default 8192, well beyond the 256-word-piece
+            window of the default embedding model); the decision records
+            ``truncated_from`` (the original length). ``None`` disables the cap. The
+            chosen model always receives the full, untouched input.
+        check_output: require the chosen model to return a chat message (message chunks
+            when streaming; any non-``None`` value after ``with_structured_output``).
+            Anything else is a :class:`~langchain_benchrouter.errors.ModelOutputError`,
+            handled like a model error. Pass ``False`` for models that are plain
+            runnables returning other types.
+
+    Failures (see ``docs/reliability.md``): routing failures become library errors or
+    fall back to ``default_model``; a failing model falls back to the next-ranked one
+    when ``fallbacks`` allows, else its own exception is re-raised unchanged with the
+    routing decision attached (:func:`error_decision`).
 
     Example:
         >>> from langchain_benchrouter import Router, RouterRunnable  # doctest: +SKIP
@@ -139,6 +307,10 @@ class RouterRunnable(RunnableSerializable[LanguageModelInput, Any]):
     fallbacks: int = Field(default=0, ge=0)
     fallback_on: tuple[type[BaseException], ...] = (Exception,)
     config_prefix: str = "benchrouter"
+    routing_timeout: float | None = Field(default=None, gt=0.0)
+    model_timeout: float | None = Field(default=None, gt=0.0)
+    max_routing_chars: int | None = Field(default=DEFAULT_MAX_ROUTING_CHARS, ge=1)
+    check_output: bool = True
     queued_operations: list[tuple[str, tuple[Any, ...], dict[str, Any]]] = Field(
         default_factory=list, repr=False
     )
@@ -152,7 +324,11 @@ class RouterRunnable(RunnableSerializable[LanguageModelInput, Any]):
 
     # ------------------------------------------------------------------ validation
     def __init__(self, **data: Any) -> None:
-        super().__init__(**data)
+        try:
+            super().__init__(**data)
+        except ValidationError as exc:
+            msg = f"invalid RouterRunnable options: {exc}"
+            raise RoutingInputError(msg) from exc
         self._check()
 
     def _check(self) -> None:
@@ -353,15 +529,15 @@ class RouterRunnable(RunnableSerializable[LanguageModelInput, Any]):
             or not (math.isfinite(weight) and weight >= 0)
         ):
             msg = f"configurable {p}_cost_weight must be a finite number >= 0, got {weight!r}"
-            raise ValueError(msg)
+            raise RoutingInputError(msg)
         mode = conf.get(f"{p}_mode") or self.mode
         if mode not in _MODES:
             msg = f"configurable {p}_mode must be one of {_MODES}, got {mode!r}"
-            raise ValueError(msg)
+            raise RoutingInputError(msg)
         scope = conf.get(f"{p}_routing_scope") or self.routing_scope
         if scope not in _SCOPES:
             msg = f"configurable {p}_routing_scope must be one of {_SCOPES}, got {scope!r}"
-            raise ValueError(msg)
+            raise RoutingInputError(msg)
         return _Knobs(forced, float(weight), mode, scope)
 
     def _others(self, first: str) -> list[str]:
@@ -392,7 +568,7 @@ class RouterRunnable(RunnableSerializable[LanguageModelInput, Any]):
                 f"cost_weight > 0 but no cost is known for {missing}; "
                 "pass costs={model: cost per call} or token_costs={model: cost per token}"
             )
-            raise ValueError(msg)
+            raise RoutingInputError(msg)
         if self.token_costs is None:
             return np.tile(per_call, (len(inputs), 1))
         tokens = np.array(
@@ -437,6 +613,7 @@ class RouterRunnable(RunnableSerializable[LanguageModelInput, Any]):
         """Decide for every input: one embedding call per group of same-knob inputs."""
         out: list[_Decision | Exception | None] = [None] * len(inputs)
         pending: dict[tuple[Mode, float], list[tuple[int, str]]] = {}
+        truncated: dict[int, int] = {}
         for i, (value, config) in enumerate(zip(inputs, configs, strict=True)):
             try:
                 knobs = self._knobs(config)
@@ -449,6 +626,9 @@ class RouterRunnable(RunnableSerializable[LanguageModelInput, Any]):
                     out[i] = self._pinned(self.selection)
                     continue
                 text = routing_text(value, knobs.scope)
+                if self.max_routing_chars is not None and len(text) > self.max_routing_chars:
+                    truncated[i] = len(text)
+                    text = text[: self.max_routing_chars]
                 if not text:
                     if self.default_model is None:
                         where = (
@@ -472,18 +652,57 @@ class RouterRunnable(RunnableSerializable[LanguageModelInput, Any]):
             idx = [i for i, _ in items]
             texts = [t for _, t in items]
             try:
-                if mode == "per_task":
-                    sel = self.router.select_model(texts, models=self._allowed)
-                    decisions = [self._pinned(sel)] * len(idx)
-                else:
-                    decisions = self._route([inputs[i] for i in idx], texts, weight)
-            except Exception as exc:
-                for i in idx:
+                decisions = _call_with_timeout(
+                    partial(self._decide_group, mode, [inputs[i] for i in idx], texts, weight),
+                    self.routing_timeout,
+                    partial(self._routing_timeout_error, len(idx)),
+                )
+            except (RoutingInputError, UnknownModelError) as exc:
+                for i in idx:  # the input or an option is at fault: no default hides it
                     out[i] = exc
+            except Exception as exc:
+                failure = self._routing_failure(exc)
+                for i in idx:
+                    out[i] = self._failure_decision(failure) if self.default_model else failure
             else:
                 for i, d in zip(idx, decisions, strict=True):
                     out[i] = d
-        return [o if o is not None else RuntimeError("undecided") for o in out]
+        for i, length in truncated.items():
+            if isinstance(made := out[i], _Decision) and made.info.get("mode") != "default":
+                made.info["truncated_from"] = length
+        return [o if o is not None else RoutingError("undecided") for o in out]
+
+    def _decide_group(
+        self, mode: Mode, inputs: list[Any], texts: list[str], weight: float
+    ) -> list[_Decision]:
+        if mode == "per_task":
+            sel = self.router.select_model(texts, models=self._allowed)
+            return [self._pinned(sel) for _ in texts]  # one object per input: attempts differ
+        return self._route(inputs, texts, weight)
+
+    def _routing_timeout_error(self, n: int) -> RoutingTimeoutError:
+        msg = (
+            f"routing {n} input(s) took longer than routing_timeout={self.routing_timeout}s "
+            "(embedder too slow or hung)"
+        )
+        return RoutingTimeoutError(msg)
+
+    @staticmethod
+    def _routing_failure(exc: Exception) -> BenchRouterError:
+        """A library error for a routing failure (the original chained as its cause)."""
+        if isinstance(exc, BenchRouterError):
+            return exc
+        msg = f"routing failed: {type(exc).__name__}: {exc}"
+        err = RoutingError(msg)
+        err.__cause__ = exc
+        return err
+
+    def _failure_decision(self, failure: BenchRouterError) -> _Decision:
+        model = cast("str", self.default_model)
+        reason = f"routing failed: {type(failure).__name__}: {failure}"
+        logger.warning("benchrouter: %s; using default_model %r", reason, model)
+        info = {"model": model, "mode": "default", "reason": reason}
+        return _Decision(model, [model, *self._others(model)], info)
 
     def _config(self, config: RunnableConfig | None) -> RunnableConfig:
         if self.bound_config:
@@ -514,18 +733,142 @@ class RouterRunnable(RunnableSerializable[LanguageModelInput, Any]):
     def _candidates(self, decision: _Decision) -> list[str]:
         return decision.ranking[: 1 + self.fallbacks] if self.fallbacks else [decision.model]
 
+    def _model_timeout_error(self, name: str) -> ModelTimeoutError:
+        msg = f"model {name!r} did not answer within model_timeout={self.model_timeout}s"
+        return ModelTimeoutError(msg)
+
+    def _checked(self, output: Any, name: str) -> Any:
+        """``output``, or ModelOutputError when it is not what a chat model returns."""
+        if not self.check_output:
+            return output
+        structured = any(op == "with_structured_output" for op, _, _ in self.queued_operations)
+        if output is None or not (structured or isinstance(output, BaseMessage)):
+            msg = (
+                f"model {name!r} returned {type(output).__name__} ({str(output)[:80]!r}), "
+                "not a chat message; pass check_output=False for models that are plain "
+                "runnables returning other types"
+            )
+            raise ModelOutputError(msg)
+        return output
+
+    def _invoke_model(self, name: str, value: Any, config: RunnableConfig, kwargs: Any) -> Any:
+        model = self._model(name)
+        out = _call_with_timeout(
+            lambda: model.invoke(value, config, **kwargs),
+            self.model_timeout,
+            partial(self._model_timeout_error, name),
+        )
+        return self._checked(out, name)
+
+    async def _ainvoke_model(
+        self, name: str, value: Any, config: RunnableConfig, kwargs: Any
+    ) -> Any:
+        out = await _await_with_timeout(
+            self._model(name).ainvoke(value, config, **kwargs),
+            self.model_timeout,
+            partial(self._model_timeout_error, name),
+        )
+        return self._checked(out, name)
+
+    def _stream_model(
+        self, name: str, value: Any, config: RunnableConfig, kwargs: Any
+    ) -> Iterator[Any]:
+        model = self._model(name)
+        for chunk in _iter_with_timeout(
+            lambda: model.stream(value, config, **kwargs),
+            self.model_timeout,
+            partial(self._model_timeout_error, name),
+        ):
+            yield self._checked(chunk, name)
+
+    async def _astream_model(
+        self, name: str, value: Any, config: RunnableConfig, kwargs: Any
+    ) -> AsyncIterator[Any]:
+        chunks = self._model(name).astream(value, config, **kwargs).__aiter__()
+        while True:
+            try:
+                chunk = await _await_with_timeout(
+                    anext(chunks), self.model_timeout, partial(self._model_timeout_error, name)
+                )
+            except StopAsyncIteration:
+                return
+            yield self._checked(chunk, name)
+
+    def _batch_model(
+        self, name: str, values: list[Any], configs: list[RunnableConfig], kwargs: Any
+    ) -> list[Any]:
+        """One ``batch`` call of a model (within ``model_timeout``), outputs checked."""
+        model = self._model(name)
+        try:
+            results = _call_with_timeout(
+                lambda: model.batch(values, configs, return_exceptions=True, **kwargs),
+                self.model_timeout,
+                partial(self._model_timeout_error, name),
+            )
+        except ModelTimeoutError as exc:
+            return [exc] * len(values)
+        return [self._checked_or_error(r, name) for r in results]
+
+    async def _abatch_model(
+        self, name: str, values: list[Any], configs: list[RunnableConfig], kwargs: Any
+    ) -> list[Any]:
+        """Async :meth:`_batch_model`."""
+        try:
+            results = await _await_with_timeout(
+                self._model(name).abatch(values, configs, return_exceptions=True, **kwargs),
+                self.model_timeout,
+                partial(self._model_timeout_error, name),
+            )
+        except ModelTimeoutError as exc:
+            return [exc] * len(values)
+        return [self._checked_or_error(r, name) for r in results]
+
+    def _checked_or_error(self, result: Any, name: str) -> Any:
+        if isinstance(result, Exception):
+            return result
+        try:
+            return self._checked(result, name)
+        except ModelOutputError as exc:
+            return exc
+
     @staticmethod
-    def _fallback_data(
-        decision: _Decision, failed: str, exc: BaseException, nxt: str
-    ) -> dict[str, Any]:
-        entry = {"model": failed, "error": f"{type(exc).__name__}: {exc}"}
+    def _failure(decision: _Decision, failed: str, exc: BaseException) -> dict[str, str]:
+        entry = {"model": failed, "error": f"{type(exc).__name__}: {exc}"[:500]}
         decision.attempts.append(entry)
+        return entry
+
+    @classmethod
+    def _fallback_data(
+        cls, decision: _Decision, failed: str, exc: BaseException, nxt: str
+    ) -> dict[str, Any]:
+        entry = cls._failure(decision, failed, exc)
         return {
             "routed_model": decision.model,
             "failed_model": failed,
             "error": entry["error"],
             "next_model": nxt,
         }
+
+    @classmethod
+    def _surface(cls, exc: BaseException, decision: _Decision, failed: str) -> BaseException:
+        """Attach the routing decision to the final error of a model (returned for raise)."""
+        if error_decision(exc) is not None:
+            return exc  # already attached (a nested router, or a fallback path)
+        cls._failure(decision, failed, exc)
+        info = {
+            **decision.info,
+            "ranking": list(decision.ranking),
+            "failed_model": failed,
+            "attempts": list(decision.attempts),
+        }
+        with suppress(AttributeError, TypeError):  # exotic exception types refuse attributes
+            setattr(exc, DECISION_ATTR, info)
+        tried = ", ".join(a["model"] for a in decision.attempts)
+        exc.add_note(
+            f"benchrouter: routed to {decision.model!r} ({decision.info.get('mode', '')}); "
+            f"models tried: {tried}; see the exception's {DECISION_ATTR!r} attribute"
+        )
+        return exc
 
     @staticmethod
     def _annotate(output: Any, decision: _Decision, used: str) -> Any:
@@ -557,9 +900,10 @@ class RouterRunnable(RunnableSerializable[LanguageModelInput, Any]):
         for k, name in enumerate(candidates):
             child = patch_config(config, callbacks=run_manager.get_child())
             try:
-                out = self._model(name).invoke(value, child, **kwargs)
-            except self.fallback_on as exc:
-                if k + 1 == len(candidates):
+                out = self._invoke_model(name, value, child, kwargs)
+            except Exception as exc:
+                if not isinstance(exc, self.fallback_on) or k + 1 == len(candidates):
+                    self._surface(exc, decision, name)
                     raise
                 data = self._fallback_data(decision, name, exc, candidates[k + 1])
                 dispatch_custom_event(FALLBACK_EVENT, data, config=child)
@@ -583,9 +927,10 @@ class RouterRunnable(RunnableSerializable[LanguageModelInput, Any]):
         for k, name in enumerate(candidates):
             child = patch_config(config, callbacks=run_manager.get_child())
             try:
-                out = await self._model(name).ainvoke(value, child, **kwargs)
-            except self.fallback_on as exc:
-                if k + 1 == len(candidates):
+                out = await self._ainvoke_model(name, value, child, kwargs)
+            except Exception as exc:
+                if not isinstance(exc, self.fallback_on) or k + 1 == len(candidates):
+                    self._surface(exc, decision, name)
                     raise
                 data = self._fallback_data(decision, name, exc, candidates[k + 1])
                 await adispatch_custom_event(FALLBACK_EVENT, data, config=child)
@@ -637,8 +982,8 @@ class RouterRunnable(RunnableSerializable[LanguageModelInput, Any]):
     ) -> list[Any]:
         out: list[Any] = [d if isinstance(d, Exception) else None for d in decisions]
         for name, idx in self._group(decisions).items():
-            results = self._model(name).batch(
-                [inputs[i] for i in idx], [config[i] for i in idx], return_exceptions=True, **kwargs
+            results = self._batch_model(
+                name, [inputs[i] for i in idx], [config[i] for i in idx], kwargs
             )
             for i, res in zip(idx, results, strict=True):
                 d = cast("_Decision", decisions[i])
@@ -658,7 +1003,10 @@ class RouterRunnable(RunnableSerializable[LanguageModelInput, Any]):
                     except Exception as exc:
                         out[i] = exc
                     continue
-                out[i] = res if isinstance(res, Exception) else self._annotate(res, d, name)
+                if isinstance(res, Exception):
+                    out[i] = self._surface(res, d, name)
+                else:
+                    out[i] = self._annotate(res, d, name)
         return out
 
     async def _abatch_run(
@@ -674,8 +1022,8 @@ class RouterRunnable(RunnableSerializable[LanguageModelInput, Any]):
         groups = self._group(decisions)
 
         async def one_group(name: str, idx: list[int]) -> None:
-            results = await self._model(name).abatch(
-                [inputs[i] for i in idx], [config[i] for i in idx], return_exceptions=True, **kwargs
+            results = await self._abatch_model(
+                name, [inputs[i] for i in idx], [config[i] for i in idx], kwargs
             )
             for i, res in zip(idx, results, strict=True):
                 d = cast("_Decision", decisions[i])
@@ -695,7 +1043,10 @@ class RouterRunnable(RunnableSerializable[LanguageModelInput, Any]):
                     except Exception as exc:
                         out[i] = exc
                     continue
-                out[i] = res if isinstance(res, Exception) else self._annotate(res, d, name)
+                if isinstance(res, Exception):
+                    out[i] = self._surface(res, d, name)
+                else:
+                    out[i] = self._annotate(res, d, name)
 
         await asyncio.gather(*(one_group(n, idx) for n, idx in groups.items()))
         return out
@@ -760,11 +1111,12 @@ class RouterRunnable(RunnableSerializable[LanguageModelInput, Any]):
             child = patch_config(config, callbacks=run_manager.get_child())
             started = False
             try:
-                for chunk in self._model(name).stream(value, child, **kwargs):
+                for chunk in self._stream_model(name, value, child, kwargs):
                     yield self._annotate(chunk, decision, name) if not started else chunk
                     started = True
-            except self.fallback_on as exc:
-                if started or k + 1 == len(candidates):
+            except Exception as exc:
+                if started or not isinstance(exc, self.fallback_on) or k + 1 == len(candidates):
+                    self._surface(exc, decision, name)
                     raise
                 data = self._fallback_data(decision, name, exc, candidates[k + 1])
                 dispatch_custom_event(FALLBACK_EVENT, data, config=child)
@@ -788,11 +1140,12 @@ class RouterRunnable(RunnableSerializable[LanguageModelInput, Any]):
             child = patch_config(config, callbacks=run_manager.get_child())
             started = False
             try:
-                async for chunk in self._model(name).astream(value, child, **kwargs):
+                async for chunk in self._astream_model(name, value, child, kwargs):
                     yield self._annotate(chunk, decision, name) if not started else chunk
                     started = True
-            except self.fallback_on as exc:
-                if started or k + 1 == len(candidates):
+            except Exception as exc:
+                if started or not isinstance(exc, self.fallback_on) or k + 1 == len(candidates):
+                    self._surface(exc, decision, name)
                     raise
                 data = self._fallback_data(decision, name, exc, candidates[k + 1])
                 await adispatch_custom_event(FALLBACK_EVENT, data, config=child)

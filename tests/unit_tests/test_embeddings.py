@@ -21,6 +21,7 @@ from langchain_benchrouter.embeddings import (
     DEFAULT_MODEL_ID,
     MODEL_ENV_VAR,
     CachedEmbedder,
+    CheckedEmbedder,
     Embedder,
     HashingEmbedder,
     LangChainEmbedder,
@@ -683,8 +684,13 @@ def test_resolve_objects(tmp_path: Path) -> None:
     hashing = HashingEmbedder()
     cached = CachedEmbedder(hashing, tmp_path)
     custom = CountingEmbedder(hashing, name="custom")
-    for obj in (hashing, cached, custom):
+    for obj in (hashing, cached):
         assert resolve_embedder(obj) is obj
+    # A foreign embedder is wrapped so that its output is validated (same name, same vectors).
+    checked = resolve_embedder(custom)
+    assert isinstance(checked, CheckedEmbedder) and checked.embedder is custom
+    assert checked.name == "custom" and resolve_embedder(checked) is checked
+    assert np.array_equal(checked.embed(["a b"]), hashing.embed(["a b"]))
     fake = DeterministicFakeEmbedding(size=8)
     wrapped = resolve_embedder(fake)
     assert isinstance(wrapped, LangChainEmbedder)
@@ -705,7 +711,8 @@ def test_resolve_prefers_embedder_protocol_over_langchain() -> None:
             return check_embeddings([[1.0, 0.0] for _ in texts], len(texts), self.name)
 
     both = Both([[1.0]])
-    assert resolve_embedder(both) is both
+    resolved = resolve_embedder(both)
+    assert isinstance(resolved, CheckedEmbedder) and resolved.embedder is both
 
 
 # --------------------------------------------------------------------------- copying
@@ -746,3 +753,24 @@ def test_cache_does_not_store_clashing_vectors(tmp_path: Path) -> None:
     with sqlite3.connect(tmp_path / "embeddings.sqlite3") as conn:
         dims = {d for (d,) in conn.execute("SELECT dim FROM embeddings")}
     assert dims == {64}
+
+
+def test_checked_embedder_pickles_and_types_failures() -> None:
+    import pickle
+
+    class Raising:
+        name = "raising"
+
+        def embed(self, texts: Sequence[str]) -> npt.NDArray[np.float32]:
+            raise MemoryError("out of memory") if texts == ["oom"] else KeyError("k")
+
+    wrapped = CheckedEmbedder(Raising())
+    with pytest.raises(EmbedderError, match="KeyError") as info:
+        wrapped.embed(["x"])
+    assert isinstance(info.value.__cause__, KeyError)
+    with pytest.raises(EmbedderError, match="MemoryError"):
+        wrapped.embed(["oom"])
+    with pytest.raises(RoutingInputError):
+        wrapped.embed([1])  # type: ignore[list-item]
+    copy = pickle.loads(pickle.dumps(CheckedEmbedder(HashingEmbedder(8))))
+    assert copy.name == "hashing-8" and copy.embed(["a"]).shape == (1, 8)
