@@ -20,6 +20,7 @@ from langchain_benchrouter.benchmark import Benchmark
 from langchain_benchrouter.decisions import Routes, Selection
 from langchain_benchrouter.embeddings import (
     CachedEmbedder,
+    CheckedEmbedder,
     Embedder,
     HashingEmbedder,
     LangChainEmbedder,
@@ -32,8 +33,12 @@ from langchain_benchrouter.errors import (
     BenchRouterError,
     EmbedderError,
     EmbedderMismatchError,
+    ModelOutputError,
+    ModelTimeoutError,
     NotFittedError,
+    RoutingError,
     RoutingInputError,
+    RoutingTimeoutError,
     UnknownModelError,
 )
 from langchain_benchrouter.exposure_log import ExposureLog, SQLiteExposureLog
@@ -44,7 +49,7 @@ if TYPE_CHECKING:  # pragma: no cover
     from langchain_benchrouter.experiment_report import compute_report, feedback_to_labels
     from langchain_benchrouter.experiments import Experiment, ExperimentError
     from langchain_benchrouter.middleware import RouterMiddleware
-    from langchain_benchrouter.runnable import RouterRunnable
+    from langchain_benchrouter.runnable import RouterRunnable, error_decision
 
 __all__ = [
     "ArtifactError",
@@ -52,6 +57,7 @@ __all__ = [
     "Benchmark",
     "BenchmarkFormatError",
     "CachedEmbedder",
+    "CheckedEmbedder",
     "Embedder",
     "EmbedderError",
     "EmbedderMismatchError",
@@ -62,17 +68,22 @@ __all__ = [
     "KNNCorrectnessPredictor",
     "LangChainEmbedder",
     "MLPCorrectnessPredictor",
+    "ModelOutputError",
+    "ModelTimeoutError",
     "NotFittedError",
     "Router",
     "RouterMiddleware",
     "RouterRunnable",
     "Routes",
+    "RoutingError",
     "RoutingInputError",
+    "RoutingTimeoutError",
     "SQLiteExposureLog",
     "Selection",
     "SentenceTransformerEmbedder",
     "UnknownModelError",
     "compute_report",
+    "error_decision",
     "feedback_to_labels",
     "resolve_embedder",
 ]
@@ -81,6 +92,7 @@ __all__ = [
 _LAZY = {
     "RouterRunnable": "langchain_benchrouter.runnable",
     "RouterMiddleware": "langchain_benchrouter.middleware",
+    "error_decision": "langchain_benchrouter.runnable",
     "Experiment": "langchain_benchrouter.experiments",
     "ExperimentError": "langchain_benchrouter.experiments",
     "compute_report": "langchain_benchrouter.experiment_report",

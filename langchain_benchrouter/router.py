@@ -31,6 +31,7 @@ from langchain_benchrouter.embeddings import (
     CachedEmbedder,
     Embedder,
     HashingEmbedder,
+    check_embeddings,
     resolve_embedder,
 )
 from langchain_benchrouter.errors import (
@@ -191,7 +192,7 @@ class Router:
         if self.predictor not in ("knn", "mlp"):
             problems.append(f"predictor must be 'knn' or 'mlp', got {self.predictor!r}")
         if problems:
-            raise ValueError("; ".join(problems))
+            raise RoutingInputError("; ".join(problems))
 
     def _make_predictor(self) -> Predictor:
         if self.predictor == "mlp":
@@ -221,7 +222,7 @@ class Router:
         self._validate_params()
         if not isinstance(benchmark, Benchmark):
             msg = f"fit() expects a Benchmark, got {type(benchmark).__name__}"
-            raise TypeError(msg)
+            raise BenchmarkFormatError(msg)
         if benchmark.n_inputs < self.k:
             msg = f"the benchmark has {benchmark.n_inputs} inputs, fewer than k={self.k}"
             raise BenchmarkFormatError(msg)
@@ -232,7 +233,7 @@ class Router:
             X = np.asarray(embeddings, dtype=np.float32)
             if X.ndim != 2 or X.shape[0] != benchmark.n_inputs:
                 msg = f"embeddings have shape {X.shape}, expected ({benchmark.n_inputs}, d)"
-                raise ValueError(msg)
+                raise EmbedderError(msg)
         self.embeddings_ = X
         self.labels_ = benchmark.labels.astype(np.float32)
         self.task_index_ = benchmark.task_index.astype(np.int64)
@@ -258,6 +259,16 @@ class Router:
             np.nansum(acc, axis=0), counts, out=np.zeros(acc.shape[1]), where=counts > 0
         )
         self.bma_ = best_model_on_average(acc)
+        # The calibrated predictors shrink toward the accuracy of each neighbour's task.
+        # Labelled user inputs (task -1) form one more "task": the user's, whose per-model
+        # accuracy is the mean of its labels (the global prior where a model has none).
+        user = self.labels_[self.task_index_ < 0].astype(np.float64)
+        known = (~np.isnan(user)).sum(axis=0)
+        user_acc = np.divide(
+            np.nansum(user, axis=0), known, out=self.model_prior_.copy(), where=known > 0
+        )
+        self.prior_table_ = np.vstack([acc, user_acc[None, :]])
+        self.prior_rows_ = np.where(self.task_index_ < 0, acc.shape[0], self.task_index_)
         self.costs_ = np.array(
             [_model_cost(self.model_info_.get(m, {})) for m in self.model_names_], dtype=np.float64
         )
@@ -292,6 +303,10 @@ class Router:
         correctness of nearby inputs and the task descriptor u of a task they resemble),
         keep the benchmark's reference pairs and best model on average, and are saved
         with the router.
+
+        Not safe to run while other threads route with this router (its arrays are
+        replaced one after the other): add labels to a copy (``copy.copy(router)``) and
+        swap the reference, or pause routing.
 
         Args:
             inputs: the texts.
@@ -389,7 +404,7 @@ class Router:
 
     def _search(self, texts: Sequence[str] | str, what: str) -> tuple[np.ndarray, Neighbors]:
         items = _check_texts(texts, what)
-        Q = self.embedder_.embed(items)
+        Q = check_embeddings(self.embedder_.embed(items), len(items), self.embedder_.name)
         if Q.shape[1] != self.embeddings_.shape[1]:
             msg = (
                 f"the embedder returned dimension {Q.shape[1]}, "
@@ -402,7 +417,7 @@ class Router:
     def _calibrated_proba(self, nb: Neighbors, k: int, strength: float) -> NDArray[np.float64]:
         """Beta-binomial kNN over the first ``k`` neighbours, shrunk to their tasks' prior."""
         idx = nb.indices[:, :k]
-        prior = neighbor_task_prior(idx, self.task_index_, self.task_accuracy_, self.model_prior_)
+        prior = neighbor_task_prior(idx, self.prior_rows_, self.prior_table_, self.model_prior_)
         return shrunk_knn(self.labels_, idx, prior, strength)
 
     def predict_calibrated(
@@ -461,7 +476,7 @@ class Router:
         self._check_fitted()
         if method not in ("s1", "s2", "s3", "calibrated", "eb_select"):
             msg = f"unknown method {method!r}; use 'eb_select', 'calibrated', 's1', 's2' or 's3'"
-            raise ValueError(msg)
+            raise RoutingInputError(msg)
         allowed = self._allowed(models)
         Q, nb = self._search(task_inputs, "task_inputs")
         if method in ("calibrated", "eb_select"):
@@ -487,7 +502,7 @@ class Router:
                 "S3 needs reference pairs from at least two benchmark tasks; this router was "
                 "fitted on one task. Use method='s2' or 's1', or fit on more tasks."
             )
-            raise ValueError(msg)
+            raise RoutingInputError(msg)
         sc3 = s3(sc2, p_arr) if p_arr is not None else None
         score = {"s1": sc1, "s2": sc2, "s3": sc3}[method]
         assert score is not None
@@ -621,7 +636,7 @@ class Router:
             or ((arr < 0) | (arr > 1)).any()
         ):
             msg = f"p must give a value in [0, 1] for each of the {len(self.model_names_)} models"
-            raise ValueError(msg)
+            raise RoutingInputError(msg)
         return arr
 
     def route(
@@ -655,11 +670,11 @@ class Router:
         if cost_weight:
             if cost_weight < 0 or not np.isfinite(cost_weight):
                 msg = f"cost_weight must be a finite number >= 0, got {cost_weight!r}"
-                raise ValueError(msg)
+                raise RoutingInputError(msg)
             cost_arr = self._cost_array(costs, allowed)
         if method not in ("calibrated", "knn"):
             msg = f"unknown route method {method!r}; use 'calibrated' or 'knn'"
-            raise ValueError(msg)
+            raise RoutingInputError(msg)
         Q, nb = self._search(inputs, "inputs")
         if method == "calibrated":
             cal = self.calibration_
@@ -702,7 +717,7 @@ class Router:
         ]
         if missing:
             msg = f"cost_weight > 0 but no cost is known for {missing}; pass costs={{model: cost}}"
-            raise ValueError(msg)
+            raise RoutingInputError(msg)
         return np.nan_to_num(arr, nan=0.0)
 
     # ------------------------------------------------------------------ persistence

@@ -113,14 +113,20 @@ def test_add_labeled_changes_routing_and_round_trips(tmp_path: Path, clustered_d
     rows, embedder = clustered_data
     router = Router(k=3, embedder=embedder, cache_dir=False).fit(Benchmark.from_records(rows))
     q = ["new2 0", "new2 1", "new2 2"]
-    assert set(router.route(q)) == {"c"}  # on cluster 2 only the generalist c is ever right
+    # the paper's kNN (k=3): on cluster 2 only the generalist c is ever right
+    assert set(router.route(q, method="knn")) == {"c"}
+    before = router.route(q).proba  # the default, calibrated (shrunk, larger k) predictor
     # the user labelled these very inputs (three times each: all k=3 neighbours): a is right
     router.add_labeled(q * 3, {"a": [1.0] * 9, "c": [0.0] * 9})
-    routes = router.route(q)
+    routes = router.route(q, method="knn")
     assert set(routes) == {"a"}
     np.testing.assert_allclose(routes.proba[:, [0, 2]], [[1.0, 0.0]] * 3)  # b: not labelled
+    after = router.route(q).proba
+    assert (after[:, 0] > before[:, 0]).all() and (after[:, 2] < before[:, 2]).all()
     router.save(tmp_path / "r")
-    assert set(Router.load(tmp_path / "r", embedder=embedder).route(q)) == {"a"}
+    again = Router.load(tmp_path / "r", embedder=embedder)
+    assert set(again.route(q, method="knn")) == {"a"}
+    np.testing.assert_allclose(again.route(q).proba, after)
 
 
 def _per_input_accuracy(

@@ -8,6 +8,12 @@ import sys
 import langchain_benchrouter
 
 EXPECTED_ALL = [
+    "error_decision",
+    "RoutingTimeoutError",
+    "RoutingError",
+    "ModelTimeoutError",
+    "ModelOutputError",
+    "CheckedEmbedder",
     "ArtifactError",
     "BenchRouterError",
     "Benchmark",
