@@ -45,9 +45,23 @@ def _embedder_arg(value: str | None) -> str | None:
 
 def _cmd_fit(args: argparse.Namespace, console: Console) -> int:
     bench = load_benchmark(args.data)
-    router = Router(k=args.k, embedder=_embedder_arg(args.embedder), predictor=args.predictor).fit(
-        bench
+    spec = _embedder_arg(args.embedder)
+    approximate_above = None if args.approximate_above == 0 else args.approximate_above
+    router = Router(
+        k=args.k,
+        embedder=spec,
+        predictor=args.predictor,
+        index_dtype=args.index_dtype,
+        approximate_above=approximate_above,
     )
+    if args.engine == "ray":
+        # Embedding is the step that outgrows one machine: run it on a Ray cluster.
+        from langchain_benchrouter.engines import embed_texts
+
+        X = embed_texts(bench.texts, spec, engine="ray", address=args.ray_address)
+        router.fit(bench, embeddings=X)
+    else:
+        router.fit(bench)
     out = router.save(args.output)
     console.print(f"fitted {router!r}\nsaved to {out}")
     return 0
@@ -395,6 +409,20 @@ def build_parser() -> argparse.ArgumentParser:
     fit.add_argument("--k", type=int, default=5)
     fit.add_argument("--predictor", choices=["knn", "mlp"], default="knn")
     fit.add_argument("--embedder", default=None)
+    fit.add_argument(
+        "--engine",
+        choices=["local", "ray"],
+        default="local",
+        help="where to embed the benchmark: in this process, or on Ray (the 'ray' extra)",
+    )
+    fit.add_argument("--ray-address", default=None, help="Ray cluster address (default: local)")
+    fit.add_argument("--index-dtype", choices=["float32", "float16"], default="float32")
+    fit.add_argument(
+        "--approximate-above",
+        type=int,
+        default=50_000,
+        help="use an approximate faiss index above this many inputs (0: always exact)",
+    )
     fit.set_defaults(func=_cmd_fit)
 
     route = sub.add_parser("route", help="route texts with a saved router")

@@ -43,7 +43,12 @@ from langchain_benchrouter.errors import (
     RoutingInputError,
     UnknownModelError,
 )
-from langchain_benchrouter.index import NeighborIndex, Neighbors
+from langchain_benchrouter.index import (
+    DEFAULT_APPROXIMATE_ABOVE,
+    IndexDtype,
+    NeighborIndex,
+    Neighbors,
+)
 from langchain_benchrouter.predictors import (
     KNNCorrectnessPredictor,
     MLPCorrectnessPredictor,
@@ -123,6 +128,10 @@ class Router:
         cache_dir: embedding cache directory; ``None`` for the default
             (``$BENCHROUTER_CACHE_DIR`` or ``~/.cache/langchain-benchrouter``), ``False``
             to disable caching.
+        index_dtype: ``"float32"`` or ``"float16"`` (half the memory) storage of the
+            benchmark embeddings in the router and its neighbour index.
+        approximate_above: above this many benchmark inputs, an approximate faiss index
+            (the ``faiss`` extra) replaces exact search; ``None`` keeps search exact.
 
     Example:
         >>> from langchain_benchrouter import Benchmark, Router
@@ -146,6 +155,8 @@ class Router:
         correctness_threshold: float = 0.5,
         tie_break: float = 0.01,
         cache_dir: str | os.PathLike[str] | Literal[False] | None = None,
+        index_dtype: IndexDtype = "float32",
+        approximate_above: int | None = DEFAULT_APPROXIMATE_ABOVE,
     ) -> None:
         self.k = k
         self.embedder = embedder
@@ -157,6 +168,8 @@ class Router:
         self.correctness_threshold = correctness_threshold
         self.tie_break = tie_break
         self.cache_dir = cache_dir
+        self.index_dtype = index_dtype
+        self.approximate_above = approximate_above
 
     # ------------------------------------------------------------------ fitting
     def _params(self) -> dict[str, Any]:
@@ -169,6 +182,8 @@ class Router:
             "shrink_threshold": self.shrink_threshold,
             "correctness_threshold": self.correctness_threshold,
             "tie_break": self.tie_break,
+            "index_dtype": self.index_dtype,
+            "approximate_above": self.approximate_above,
         }
 
     def _validate_params(self) -> None:
@@ -191,6 +206,14 @@ class Router:
             )
         if self.predictor not in ("knn", "mlp"):
             problems.append(f"predictor must be 'knn' or 'mlp', got {self.predictor!r}")
+        if self.index_dtype not in ("float32", "float16"):
+            problems.append(f"index_dtype must be 'float32' or 'float16', got {self.index_dtype!r}")
+        if self.approximate_above is not None and (
+            not isinstance(self.approximate_above, int) or self.approximate_above < 1
+        ):
+            problems.append(
+                f"approximate_above must be None or an int >= 1, got {self.approximate_above!r}"
+            )
         if problems:
             raise RoutingInputError("; ".join(problems))
 
@@ -234,7 +257,10 @@ class Router:
             if X.ndim != 2 or X.shape[0] != benchmark.n_inputs:
                 msg = f"embeddings have shape {X.shape}, expected ({benchmark.n_inputs}, d)"
                 raise EmbedderError(msg)
-        self.embeddings_ = X
+        # float16 storage halves the memory of the router and of its saved artifact.
+        self.embeddings_: NDArray[Any] = (
+            X.astype(np.float16) if self.index_dtype == "float16" else X
+        )
         self.labels_ = benchmark.labels.astype(np.float32)
         self.task_index_ = benchmark.task_index.astype(np.int64)
         self.task_names_ = list(benchmark.task_names)
@@ -247,7 +273,12 @@ class Router:
 
     def _finish_fit(self, *, fit_reference: bool, predictor: Predictor | None = None) -> None:
         """Derive everything that follows from the stored arrays (shared by fit and load)."""
-        self.index_ = NeighborIndex(self.embeddings_)
+        self.index_ = NeighborIndex(
+            self.embeddings_,
+            dtype=self.index_dtype,
+            approximate="auto" if self.approximate_above is not None else False,
+            approximate_above=self.approximate_above or DEFAULT_APPROXIMATE_ABOVE,
+        )
         if predictor is None:
             predictor = self._make_predictor().fit(
                 self.embeddings_, self.labels_, index=self.index_
@@ -290,6 +321,7 @@ class Router:
             descriptor_neighbors=self.descriptor_neighbors,
             correctness_threshold=self.correctness_threshold,
             predictor_factory=factory,
+            index=self.index_,
         )
 
     def add_labeled(
@@ -726,7 +758,7 @@ class Router:
         self._check_fitted()
         pred_params, pred_arrays = self.predictor_.get_state()
         arrays: dict[str, np.ndarray] = {
-            "embeddings": np.ascontiguousarray(self.embeddings_, dtype=np.float32),
+            "embeddings": np.ascontiguousarray(self.embeddings_),
             "labels": np.ascontiguousarray(self.labels_, dtype=np.float32),
             "task_index": self.task_index_.astype(np.int64),
             "task_accuracy": self.task_accuracy_.astype(np.float64),

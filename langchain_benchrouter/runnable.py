@@ -487,14 +487,15 @@ class RouterRunnable(RunnableSerializable[LanguageModelInput, Any]):
         self,
         sample_inputs: Sequence[Any],
         *,
-        method: Literal["s1", "s2", "s3"] = "s3",
+        method: Literal["eb_select", "calibrated", "s1", "s2", "s3"] | None = None,
     ) -> RouterRunnable:
-        """Select one model for a whole task from a sample of its inputs (S3 by default).
+        """Select one model for a whole task from a sample of its inputs.
 
         Args:
             sample_inputs: inputs of the task (strings, prompt values or message lists);
                 tens to hundreds work best.
-            method: the task score, ``"s3"`` (default), ``"s2"`` or ``"s1"``.
+            method: the task-level method; ``None`` (default) uses the router's default
+                (``"eb_select"``); the paper's scores are ``"s3"``, ``"s2"`` and ``"s1"``.
 
         Returns:
             A router pinned to the selected model, with the
@@ -510,7 +511,11 @@ class RouterRunnable(RunnableSerializable[LanguageModelInput, Any]):
         if empty := [i for i, t in enumerate(texts) if not t]:
             msg = f"sample_inputs {empty} have no text to route on ({self.routing_scope})"
             raise RoutingInputError(msg)
-        sel = self.router.select_model(texts, method=method, models=self._allowed)
+        sel = (
+            self.router.select_model(texts, models=self._allowed)
+            if method is None
+            else self.router.select_model(texts, method=method, models=self._allowed)
+        )
         return self._replace(selection=sel, mode="per_task")
 
     # ------------------------------------------------------------------ deciding

@@ -15,6 +15,8 @@ MODULES = [
     "langchain_benchrouter.router",
     "langchain_benchrouter.benchmark",
     "langchain_benchrouter.evaluation",
+    "langchain_benchrouter.reference",
+    "langchain_benchrouter.engines",
 ]
 
 

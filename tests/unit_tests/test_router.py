@@ -213,3 +213,22 @@ def test_missing_labels_are_never_counted_as_zero(clustered_data: Data) -> None:
     router = Router(embedder=emb, cache_dir=False).fit(Benchmark.from_records(holed))
     proba = router.predict_proba(["new0 0", "new0 1"])
     assert proba[:, 0] == pytest.approx([1.0, 1.0])  # only known labels (all 1) are averaged
+
+
+def test_float16_storage_routes_like_float32_and_round_trips(
+    clustered_data: Data, tmp_path: Any
+) -> None:
+    r32, _ = _fit(clustered_data)
+    r16, _ = _fit(clustered_data, index_dtype="float16")
+    assert r16.embeddings_.dtype == np.float16
+    assert r16.index_.nbytes * 2 == r32.index_.nbytes
+    texts = [f"new{t} {i}" for t in range(3) for i in range(5)]
+    assert list(r16.route(texts, method="knn")) == list(r32.route(texts, method="knn"))
+    np.testing.assert_allclose(r16.ref_u_, r32.ref_u_, atol=1e-3)
+    again = Router.load(r16.save(tmp_path / "r16"), embedder=clustered_data[1])
+    assert again.embeddings_.dtype == np.float16 and again.index_dtype == "float16"
+    assert list(again.route(texts)) == list(r16.route(texts))
+    with pytest.raises(RoutingInputError, match="index_dtype"):
+        _fit(clustered_data, index_dtype="int8")
+    with pytest.raises(RoutingInputError, match="approximate_above"):
+        _fit(clustered_data, approximate_above=0)
