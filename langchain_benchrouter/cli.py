@@ -431,7 +431,12 @@ def build_parser() -> argparse.ArgumentParser:
     route.add_argument(
         "--task", action="store_true", help="treat the texts as one task and select a model"
     )
-    route.add_argument("--method", choices=["s1", "s2", "s3"], default="s3")
+    route.add_argument(
+        "--method",
+        choices=["eb_select", "calibrated", "s1", "s2", "s3"],
+        default="eb_select",
+        help="task-level method with --task (default: eb_select; the paper's: s1, s2, s3)",
+    )
     route.add_argument("--embedder", default=None)
     route.set_defaults(func=_cmd_route)
 

@@ -511,8 +511,6 @@ class Router:
             raise RoutingInputError(msg)
         allowed = self._allowed(models)
         Q, nb = self._search(task_inputs, "task_inputs")
-        if method in ("calibrated", "eb_select"):
-            return self._select_calibrated(nb, method, allowed)
         g = self._proba(Q, nb)
         n = g.shape[0]
         u = task_descriptor(nb.distances[:, : self.descriptor_neighbors])
@@ -529,13 +527,22 @@ class Router:
             )
         else:
             p_arr = None
+        sc3 = s3(sc2, p_arr) if p_arr is not None else None
+        paper = {
+            "s1": _as_dict(names, sc1),
+            "s2": _as_dict(names, sc2),
+            "s3": _as_dict(names, sc3),
+            "p": _as_dict(names, p_arr),
+        }
+        if method in ("calibrated", "eb_select"):
+            # The paper's scores ride along in the Selection, for comparison and traces.
+            return self._select_calibrated(nb, method, allowed, paper)
         if method == "s3" and p_arr is None:
             msg = (
                 "S3 needs reference pairs from at least two benchmark tasks; this router was "
                 "fitted on one task. Use method='s2' or 's1', or fit on more tasks."
             )
             raise RoutingInputError(msg)
-        sc3 = s3(sc2, p_arr) if p_arr is not None else None
         score = {"s1": sc1, "s2": sc2, "s3": sc3}[method]
         assert score is not None
         cand = self._argmax(score, allowed)
@@ -564,16 +571,13 @@ class Router:
             why += "; it is also the best model on average"
         why += f" (u = {u:.3f} over {n} inputs)"
 
-        def as_dict(arr: np.ndarray | None) -> dict[str, float]:
-            return {} if arr is None else {m: float(v) for m, v in zip(names, arr, strict=True)}
-
         return Selection(
             model=names[chosen],
             method=method,
-            s1=as_dict(sc1),
-            s2=as_dict(sc2),
-            s3=as_dict(sc3),
-            p=as_dict(p_arr),
+            s1=paper["s1"],
+            s2=paper["s2"],
+            s3=paper["s3"],
+            p=paper["p"],
             u=u,
             candidate=names[cand],
             bma=names[bma],
@@ -583,7 +587,11 @@ class Router:
         )
 
     def _select_calibrated(
-        self, nb: Neighbors, method: Method, allowed: NDArray[np.bool_] | None
+        self,
+        nb: Neighbors,
+        method: Method,
+        allowed: NDArray[np.bool_] | None,
+        paper: dict[str, dict[str, float]],
     ) -> Selection:
         """``calibrated`` / ``eb_select``: see :meth:`select_model`."""
         cal = self.calibration_
@@ -632,10 +640,10 @@ class Router:
         return Selection(
             model=names[chosen],
             method=method,
-            s1={},
-            s2={},
-            s3={},
-            p={},
+            s1=paper["s1"],
+            s2=paper["s2"],
+            s3=paper["s3"],
+            p=paper["p"],
             u=u,
             candidate=names[cand],
             bma=names[bma],
@@ -874,6 +882,11 @@ class Router:
             f"{len(self.model_names_)} models, {len(self.task_names_)} tasks, "
             f"{self.embeddings_.shape[0]} inputs)"
         )
+
+
+def _as_dict(names: Sequence[str], arr: np.ndarray | None) -> dict[str, float]:
+    """Per-model values as a plain dict (empty when the score is unavailable)."""
+    return {} if arr is None else {m: float(v) for m, v in zip(names, arr, strict=True)}
 
 
 def _model_cost(info: Mapping[str, Any]) -> float:

@@ -118,6 +118,10 @@ def test_select_model_scores_follow_the_formulas(clustered_data: Data) -> None:
         assert sel.s3[m] == pytest.approx(sel.p[m] * sel.s2[m] + (1 - sel.p[m]) * (1 - sel.s2[m]))
         assert 0 <= sel.p[m] <= 1
     assert sel.n_inputs == 10 and sel.bma == "c"
+    default = router.select_model(texts)
+    assert default.method == "eb_select" and set(default.estimate) == {"a", "b", "c"}
+    # the paper's scores ride along with the default decision
+    assert (default.s1, default.s2, default.s3, default.p) == (sel.s1, sel.s2, sel.s3, sel.p)
     assert sel.to_dict()["model"] == sel.model
     assert sel.why
 
