@@ -118,3 +118,30 @@ def test_eb_select_pools_labels() -> None:
     est = sel.estimate[router.model_names[worst]]
     assert est > 40 / (40 + a0) - 1e-9  # posterior mean >= its labelled share
     assert router.select_model(texts, method="calibrated").estimate != sel.estimate
+
+
+def test_task_tuning_samples_large_benchmarks(monkeypatch: pytest.MonkeyPatch) -> None:
+    import langchain_benchrouter.calibration as cal
+    from langchain_benchrouter.index import NeighborIndex
+
+    rng = np.random.default_rng(1)
+    X = rng.normal(size=(300, 6)).astype(np.float32)
+    X /= np.linalg.norm(X, axis=1, keepdims=True)
+    Y = (rng.random((300, 3)) < 0.6).astype(np.float32)
+    ti = np.repeat(np.arange(3), 100)
+    ta = np.stack([Y[ti == t].mean(0) for t in range(3)]).astype(np.float64)
+    full = cal.fit_calibration(X, Y, ti, ta, NeighborIndex(X))
+    searched: list[int] = []
+    real_search = NeighborIndex.search
+
+    def counting(self: NeighborIndex, q: np.ndarray, n: int, **kw: object) -> object:
+        searched.append(q.shape[0])
+        return real_search(self, q, n, **kw)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(cal, "TASK_TUNING_ROWS", 60)
+    monkeypatch.setattr(NeighborIndex, "search", counting)
+    sampled = cal.fit_calibration(X, Y, ti, ta, NeighborIndex(X))
+    # three task folds of 20 sampled inputs each (60 * 100 / 300), then the per-input tuning
+    assert searched[:3] == [20, 20, 20]
+    assert sampled.task_k in cal.TASK_K_GRID and sampled.delta in cal.DELTA_GRID
+    assert full.route_k == sampled.route_k  # the per-input tuning is unaffected
