@@ -100,7 +100,17 @@ def main() -> None:
                     {
                         "data": name,
                         "search": label,
-                        **{f"{k}": m[k].accuracy for k in ("s1", "s2", "s3", "per_instance")},
+                        **{
+                            f"{k}": m[k].accuracy
+                            for k in (
+                                "s1",
+                                "s2",
+                                "s3",
+                                "eb_select",
+                                "per_instance",
+                                "route_calibrated",
+                            )
+                        },
                         "oracle": m["oracle"].accuracy,
                         "bma": m["bma"].accuracy,
                     }
