@@ -546,11 +546,7 @@ class Router:
         score = {"s1": sc1, "s2": sc2, "s3": sc3}[method]
         assert score is not None
         cand = self._argmax(score, allowed)
-        bma = (
-            self.bma_
-            if allowed is None or allowed[self.bma_]
-            else self._argmax(self.model_prior_, allowed)
-        )
+        bma = self._bma_within(allowed)
         chosen, prob = cand, None
         why = f"{method.upper()} ranks {names[cand]} first ({score[cand]:.3f})"
         if method == "s3" and self.shrink_threshold is not None and cand != bma:
@@ -600,11 +596,7 @@ class Router:
         n = g.shape[0]
         est = g.mean(axis=0)
         u = task_descriptor(nb.distances[:, : self.descriptor_neighbors])
-        bma = (
-            self.bma_
-            if allowed is None or allowed[self.bma_]
-            else self._argmax(self.model_prior_, allowed)
-        )
+        bma = self._bma_within(allowed)
         labeled = self.task_index_ < 0
         n_labeled = int(labeled.sum())
         delta = cal.delta
@@ -653,6 +645,12 @@ class Router:
             estimate={m: float(v) for m, v in zip(names, est, strict=True)},
             abstained=abstain,
         )
+
+    def _bma_within(self, allowed: NDArray[np.bool_] | None) -> int:
+        """The best model on average, or the best allowed one when it is excluded."""
+        if allowed is None or allowed[self.bma_]:
+            return int(self.bma_)
+        return self._argmax(self.model_prior_, allowed)
 
     def _argmax(self, score: np.ndarray, allowed: NDArray[np.bool_] | None) -> int:
         """Argmax with ties broken by mean benchmark accuracy, restricted to ``allowed``."""
