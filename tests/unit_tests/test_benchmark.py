@@ -4,7 +4,6 @@ import csv
 import gzip
 import json
 import math
-import time
 from pathlib import Path
 from typing import Any
 
@@ -813,10 +812,7 @@ def test_bundled_matches_shared_copy(llmrouter: Benchmark) -> None:
 
 
 def test_mmlu_pro_keeps_missing_as_nan() -> None:
-    start = time.perf_counter()
     b = Benchmark.load(MMLU_PRO)  # the directory
-    elapsed = time.perf_counter() - start
-    assert elapsed < 5  # ~0.5 s on a laptop; generous for CI
     assert (b.n_inputs, b.n_tasks, b.n_models) == (12032, 14, 29)
     assert int(np.isnan(b.scores).sum()) == 1713
     assert int(np.isnan(b.labels).sum()) == 1713

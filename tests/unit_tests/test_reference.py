@@ -176,7 +176,6 @@ def test_bundled_benchmark_matches_the_simple_path() -> None:
     )
 
 
-@pytest.mark.skipif(not (SHARED / "mmlu_pro").exists(), reason="shared data not available")
 def test_shared_mmlu_pro_matches_the_simple_path() -> None:
     bench = Benchmark.load(SHARED / "mmlu_pro" / "instances.jsonl.gz")
     X = tie_free(bench.texts)
