@@ -94,18 +94,10 @@ METHODS: tuple[str, ...] = (
 """Every method the harness can report, in table order (``task_best_train`` only exists
 in protocols whose test tasks have training rows, e.g. ``"random-split"``)."""
 
-TASK_METHODS: tuple[str, ...] = (
-    "oracle",
-    "bma",
-    "random",
-    "task_best_train",
-    "s1",
-    "s2",
-    "s3",
-    "s3_true_p",
-    "calibrated",
-    "eb_select",
-)
+PER_INPUT_METHODS: tuple[str, ...] = ("per_instance", "route_calibrated")
+"""Methods that pick one model per input (not bounded by the per-task ``oracle``)."""
+
+TASK_METHODS: tuple[str, ...] = tuple(m for m in METHODS if m not in PER_INPUT_METHODS)
 """Methods that pick one model per task (bounded above by ``oracle``)."""
 
 DEFAULT_METHOD = "eb_select"

@@ -627,12 +627,17 @@ def feedback_to_labels(
 
 
 # ---------------------------------------------------------------------- command line
-def _cmd_report(args: argparse.Namespace, console: Console) -> int:
-    path = Path(args.db)
+def _open_existing_log(db: str) -> tuple[Path, SQLiteExposureLog]:
+    """The exposure log at ``db``; a missing file is an error, never a new empty log."""
+    path = Path(db)
     if not path.is_file():
         msg = f"{path}: no such exposure log"
         raise FileNotFoundError(msg)
-    log = SQLiteExposureLog(path, create=False)
+    return path, SQLiteExposureLog(path, create=False)
+
+
+def _cmd_report(args: argparse.Namespace, console: Console) -> int:
+    path, log = _open_existing_log(args.db)
     try:
         reports = compute_reports(
             log, args.experiment, metric=args.metric, alpha=args.alpha, baseline=args.baseline
@@ -657,11 +662,7 @@ def _cmd_report(args: argparse.Namespace, console: Console) -> int:
 
 
 def _cmd_feedback(args: argparse.Namespace, console: Console) -> int:
-    path = Path(args.db)
-    if not path.is_file():
-        msg = f"{path}: no such exposure log"
-        raise FileNotFoundError(msg)
-    log = SQLiteExposureLog(path, create=False)
+    _, log = _open_existing_log(args.db)
     try:
         log.log_feedback(
             [Feedback(args.run_id, args.score, metric=args.metric, comment=args.comment)]
