@@ -32,20 +32,24 @@ import numpy as np
 from numpy.typing import NDArray
 
 from langchain_benchrouter.index import NeighborIndex
+from langchain_benchrouter.task_classifier import TaskClassifier
 
 __all__ = [
     "A0_GRID",
     "DELTA_GRID",
     "PRIOR_GRID",
     "ROUTE_K_GRID",
+    "ROUTE_PRIOR_GRID",
     "TASK_K_GRID",
     "CalibrationState",
     "beta_binomial_mean",
     "expected_calibration_error",
     "fit_calibration",
     "neighbor_task_prior",
+    "one_standard_error_choice",
     "select_with_margin",
     "shrunk_knn",
+    "task_posterior_prior",
 ]
 
 F64 = NDArray[np.float64]
@@ -53,9 +57,15 @@ F64 = NDArray[np.float64]
 #: Neighbour counts tried for the task-level predictor (leave-one-task-out Brier).
 TASK_K_GRID: tuple[int, ...] = (10, 30, 100)
 #: Neighbour counts tried for the per-input predictor (leave-one-input-out accuracy).
-ROUTE_K_GRID: tuple[int, ...] = (5, 10, 30, 100)
-#: Prior strengths a (pseudo-labels) tried for both predictors.
+ROUTE_K_GRID: tuple[int, ...] = (5, 10, 20, 50, 100)
+#: Prior strengths a (pseudo-labels) tried for the task-level predictor.
 PRIOR_GRID: tuple[float, ...] = (1.0, 5.0, 20.0)
+#: Prior strengths tried for the per-input predictor: its prior, the accuracy on the tasks
+#: the task classifier sees in the input, is sharp in distribution, so strong priors
+#: (more pseudo-labels than neighbours) are in the grid.
+ROUTE_PRIOR_GRID: tuple[float, ...] = (1.0, 5.0, 20.0, 50.0, 200.0)
+#: Folds of the cross-fitted task posterior of the per-input tuning rows.
+ROUTE_TUNING_FOLDS = 2
 #: Margins over the best model on average needed to leave it.
 DELTA_GRID: tuple[float, ...] = (0.0, 0.01, 0.02, 0.03, 0.05, 0.08, 0.12, 1.0)
 #: Prior strengths a0 of the empirical-Bayes estimate from labelled inputs.
@@ -65,7 +75,7 @@ SIMULATED_LABELS = 20
 #: Random draws of those labels per inner task.
 SIMULATED_DRAWS = 3
 #: At most this many benchmark inputs score the per-input grid (leave-one-input-out).
-ROUTE_TUNING_ROWS = 3000
+ROUTE_TUNING_ROWS = 5000
 #: Task-level tuning scores at most this many benchmark inputs, sampled per task in
 #: proportion to its size (larger benchmarks: the grid search would dominate the fit;
 #: the shared datasets, 6k and 12k inputs, are tuned on every input).
@@ -234,10 +244,36 @@ def select_with_margin(
     return (cand if est[cand] - est[bma] > delta else bma), cand
 
 
-def _best(values: list[float]) -> int:
-    """Index of the maximum, ties to the last (the most conservative grid value)."""
-    arr = np.round(np.asarray(values, dtype=np.float64), 12)
-    return int(len(arr) - 1 - np.argmax(arr[::-1]))
+def one_standard_error_choice(per_fold: F64) -> int:
+    """The most conservative candidate within one standard error of the best (the 1-SE rule).
+
+    Breiman's one-standard-error rule of cross-validation: candidates are ordered from the
+    least to the most conservative (here: the last grid value keeps the best model on
+    average most often); take the best mean score over folds, then the *last* candidate
+    whose mean is below it by no more than the standard error of the paired per-fold
+    differences. With 13 tasks one lucky inner task would otherwise decide alone.
+
+    Args:
+        per_fold: (folds, candidates) score of each candidate on each inner fold.
+
+    Example:
+        >>> one_standard_error_choice(np.array([[0.9, 0.5], [0.1, 0.5]]))  # same mean: conservative
+        1
+        >>> one_standard_error_choice(np.array([[0.9, 0.5], [0.8, 0.5], [0.9, 0.4]]))
+        0
+    """
+    arr = np.round(np.asarray(per_fold, dtype=np.float64), 12)
+    if arr.ndim != 2 or arr.shape[1] == 0:
+        msg = f"per_fold must be (folds, candidates), got shape {arr.shape}"
+        raise ValueError(msg)
+    mean = arr.mean(axis=0)
+    best = int(len(mean) - 1 - np.argmax(mean[::-1]))
+    if arr.shape[0] < 2:
+        return best
+    diff = arr[:, [best]] - arr
+    se = diff.std(axis=0, ddof=1) / np.sqrt(arr.shape[0])
+    within = np.flatnonzero(diff.mean(axis=0) <= se + 1e-12)
+    return int(within[-1])
 
 
 def fit_calibration(
@@ -311,33 +347,43 @@ def fit_calibration(
                 brier[c] += float(((g - y)[known] ** 2).mean()) / len(folds)
         k, a = cells[int(np.argmin(brier))]
         state["task_k"], state["task_prior"] = k, a
-        deltas = np.zeros(len(DELTA_GRID))
-        labeled = np.zeros((len(A0_GRID), len(DELTA_GRID)))
+        # Per inner task, the accuracy of the model each grid value selects; the grids are
+        # ordered so that later values keep the best model on average more often.
+        deltas = np.zeros((len(folds), len(DELTA_GRID)))
+        labeled: list[F64] = []  # per inner task: (delta, a0) flattened delta-major
         rng = np.random.default_rng(seed)
-        for d, inside, gprior, idx, bma in folds:
+        for f, (d, inside, gprior, idx, bma) in enumerate(folds):
             prior = neighbor_task_prior(idx[:, :k], ti, task_accuracy, gprior)
             g = shrunk_knn(Yf, idx[:, :k], prior, a)
             est = g.mean(axis=0)
-            acc = np.where(np.isnan(task_accuracy[d]), -np.inf, task_accuracy[d])
+            # Selecting a model without any score on d counts as accuracy 0.
+            acc = np.where(np.isnan(task_accuracy[d]), 0.0, task_accuracy[d])
             for j, delta in enumerate(DELTA_GRID):
-                deltas[j] += acc[select_with_margin(est, bma, delta, None)[0]]
+                deltas[f, j] = acc[select_with_margin(est, bma, delta, None)[0]]
             y = Yf[inside]
             if y.shape[0] <= SIMULATED_LABELS:
                 continue
+            grid = np.zeros((len(DELTA_GRID), len(A0_GRID)))
             for _ in range(SIMULATED_DRAWS):
                 perm = rng.permutation(y.shape[0])
                 lab, keep = y[perm[:SIMULATED_LABELS]], y[perm[SIMULATED_LABELS:]]
                 kept = np.nanmean(keep, axis=0)
-                kept = np.where(np.isnan(kept), -np.inf, kept)
+                kept = np.where(np.isnan(kept), 0.0, kept)
                 succ, cnt = np.nansum(lab, axis=0), (~np.isnan(lab)).sum(axis=0)
                 for i, a0 in enumerate(A0_GRID):
                     post = beta_binomial_mean(succ, cnt, est, a0)
                     for j, delta in enumerate(DELTA_GRID):
-                        labeled[i, j] += kept[select_with_margin(post, bma, delta, None)[0]]
-        state["delta"] = DELTA_GRID[_best(list(deltas))]
-        flat = _best(list(labeled.T.ravel()))  # delta-major: ties go to larger delta, then a0
-        j, i = divmod(flat, len(A0_GRID))
-        state["a0"], state["delta_labeled"] = A0_GRID[i], DELTA_GRID[j]
+                        grid[j, i] += kept[select_with_margin(post, bma, delta, None)[0]]
+            labeled.append(grid.ravel() / SIMULATED_DRAWS)
+        # Zero-shot, a switch that paid on one inner task must not decide alone: the 1-SE
+        # rule. With labels (SIMULATED_DRAWS draws per inner task) the evidence is less
+        # lumpy and the plain best mean did better on both shared datasets (docs/results.md).
+        state["delta"] = DELTA_GRID[one_standard_error_choice(deltas)]
+        if labeled:
+            mean = np.round(np.stack(labeled).mean(axis=0), 12)
+            flat = int(len(mean) - 1 - np.argmax(mean[::-1]))  # ties: larger delta, then a0
+            j, i = divmod(flat, len(A0_GRID))
+            state["a0"], state["delta_labeled"] = A0_GRID[i], DELTA_GRID[j]
     route_k, route_a = _tune_route(X, Yf, ti, task_accuracy, index, n_search, seed)
     return CalibrationState(
         task_k=int(state["task_k"]),
@@ -350,6 +396,44 @@ def fit_calibration(
     )
 
 
+def task_posterior_prior(posterior: F64, table: F64, global_prior: F64) -> F64:
+    """Per query and model, the accuracy expected from the tasks the query resembles.
+
+    Args:
+        posterior: (q, T) probability of each task (rows sum to 1).
+        table: (T, M) per-task accuracy of each model; NaN (a model without a score on a
+            task) is read as the model's ``global_prior``.
+        global_prior: (M,) fallback accuracy of each model.
+
+    Example:
+        >>> table = np.array([[0.2], [0.8]])
+        >>> task_posterior_prior(np.array([[0.25, 0.75]]), table, np.array([0.5])).tolist()
+        [[0.65]]
+    """
+    filled = np.where(np.isnan(table), np.asarray(global_prior)[None, :], table)
+    out: F64 = np.asarray(posterior, dtype=np.float64) @ filled
+    return out
+
+
+def _cross_fitted_posterior(
+    X: NDArray[np.float32], ti: NDArray[np.int64], rows: NDArray[np.intp], n_tasks: int, seed: int
+) -> F64:
+    """P(task | x) of the tuning ``rows`` from classifiers that never saw them (2 folds)."""
+    out = np.zeros((rows.size, n_tasks))
+    fold = np.random.default_rng(seed).permutation(rows.size) % ROUTE_TUNING_FOLDS
+    for f in range(ROUTE_TUNING_FOLDS):
+        held = rows[fold == f]
+        rest = np.ones(X.shape[0], dtype=bool)
+        rest[held] = False
+        train_ti = np.where(rest, ti, -1)
+        if not (train_ti >= 0).any():  # a tiny benchmark: nothing left to learn from
+            out[fold == f] = 1.0 / n_tasks
+            continue
+        clf = TaskClassifier(seed=seed).fit(X, train_ti, n_tasks=n_tasks)
+        out[fold == f] = clf.predict_proba(X[held])
+    return out
+
+
 def _tune_route(
     X: NDArray[np.float32],
     Y: F64,
@@ -359,7 +443,11 @@ def _tune_route(
     n_search: int,
     seed: int,
 ) -> tuple[int, float]:
-    """Leave-one-input-out routing accuracy of the per-input shrunk kNN over its grid."""
+    """Leave-one-input-out routing accuracy of the per-input shrunk kNN over its grid.
+
+    The prior of each tuning input comes from a task classifier fitted without it
+    (:func:`_cross_fitted_posterior`), its neighbours exclude the input itself.
+    """
     n = X.shape[0]
     if n < 3:
         return 5, 5.0
@@ -373,18 +461,19 @@ def _tune_route(
     idx = np.take_along_axis(idx, order, axis=1)[:, : idx.shape[1] - 1]
     gprior = np.nanmean(task_accuracy, axis=0)
     gprior = np.where(np.isnan(gprior), 0.5, gprior)
+    posterior = _cross_fitted_posterior(X, ti, rows, task_accuracy.shape[0], seed)
+    prior = task_posterior_prior(posterior, task_accuracy, gprior)
     y = Y[rows]
+    known = ~np.isnan(y)
     tie = 0.01 * gprior
     best: tuple[float, float, int, float] | None = None
     for k in ROUTE_K_GRID:
         if k > idx.shape[1]:
             continue
-        prior = neighbor_task_prior(idx[:, :k], ti, task_accuracy, gprior)
-        for a in PRIOR_GRID:
+        for a in ROUTE_PRIOR_GRID:
             g = shrunk_knn(Y, idx[:, :k], prior, a)
             choice = np.argmax(g + tie[None, :], axis=1)
             acc = float(np.nanmean(y[np.arange(len(rows)), choice]))
-            known = ~np.isnan(y)
             brier = float(((g - y)[known] ** 2).mean())
             key = (round(acc, 12), -brier, k, a)
             if best is None or key > best:

@@ -34,6 +34,10 @@ class Selection:
             (``"calibrated"``, ``"eb_select"``); empty for the paper's scores.
         abstained: the task looked far from every benchmark task and the safe choice
             (the best model on average) was returned without comparing models.
+        likely_task: the benchmark task the task's inputs resemble most (the router's task
+            classifier), for the calibrated methods; ``None`` for the paper's scores.
+        familiar: the task looked like ``likely_task`` itself, not merely a neighbour of it,
+            so the zero-shot estimate was trusted without a margin.
 
     Example:
         >>> sel = router.select_model(["What is 2 + 2?", "Solve x^2 = 4."])  # doctest: +SKIP
@@ -54,6 +58,8 @@ class Selection:
     why: str
     estimate: dict[str, float] = field(default_factory=dict)
     abstained: bool = False
+    likely_task: str | None = None
+    familiar: bool = False
 
     @property
     def scores(self) -> dict[str, float]:
@@ -78,6 +84,8 @@ class Selection:
             "why": self.why,
             "estimate": dict(self.estimate),
             "abstained": self.abstained,
+            "likely_task": self.likely_task,
+            "familiar": self.familiar,
         }
 
 
@@ -92,6 +100,9 @@ class Routes(Sequence[str]):
         distance: (n,) mean cosine distance of each input to its k nearest benchmark inputs
             (how familiar the input is: 0 = seen before, ~1 = unrelated).
         utility: (n, M) the quantity maximized (proba + tie-break - cost term).
+        tasks: the benchmark task each input most resembles (the router's task classifier;
+            ``"(labelled inputs)"`` for the user's own labelled inputs), or empty.
+        task_proba: (n,) the probability of that task, or ``None``.
 
     Example:
         >>> routes = router.route(["What is 2 + 2?"])  # doctest: +SKIP
@@ -103,6 +114,8 @@ class Routes(Sequence[str]):
     proba: NDArray[np.float32]
     distance: NDArray[np.float32]
     utility: NDArray[np.float64] = field(repr=False)
+    tasks: list[str] = field(default_factory=list)
+    task_proba: NDArray[np.float32] | None = field(default=None, repr=False)
 
     def __len__(self) -> int:
         return len(self.models)
@@ -131,4 +144,9 @@ class Routes(Sequence[str]):
                 m: round(float(v), 6) for m, v in zip(self.model_names, self.proba[i], strict=True)
             },
             "distance": round(float(self.distance[i]), 6),
+            **(
+                {"task": self.tasks[i], "task_proba": round(float(self.task_proba[i]), 6)}
+                if self.tasks and self.task_proba is not None
+                else {}
+            ),
         }

@@ -25,6 +25,7 @@ from langchain_benchrouter.calibration import (
     neighbor_task_prior,
     select_with_margin,
     shrunk_knn,
+    task_posterior_prior,
 )
 from langchain_benchrouter.decisions import Routes, Selection
 from langchain_benchrouter.embeddings import (
@@ -42,6 +43,11 @@ from langchain_benchrouter.errors import (
     NotFittedError,
     RoutingInputError,
     UnknownModelError,
+)
+from langchain_benchrouter.familiarity import (
+    FAMILIAR_PVALUE,
+    MAX_INPUTS,
+    same_distribution_pvalue,
 )
 from langchain_benchrouter.index import (
     DEFAULT_APPROXIMATE_ABOVE,
@@ -64,12 +70,15 @@ from langchain_benchrouter.scoring import (
     s3,
     task_descriptor,
 )
+from langchain_benchrouter.task_classifier import TaskClassifier
 
 __all__ = ["Router"]
 
 Method = Literal["s1", "s2", "s3", "calibrated", "eb_select"]
 RouteMethod = Literal["calibrated", "knn"]
 
+#: The name :attr:`Routes.tasks` gives the user's own labelled inputs (:meth:`Router.add_labeled`).
+USER_TASK = "(labelled inputs)"
 #: The default of :meth:`Router.select_model` (the best task-level method measured).
 DEFAULT_METHOD: Method = "eb_select"
 #: The default of :meth:`Router.route` (the best per-input method measured).
@@ -304,6 +313,11 @@ class Router:
             [_model_cost(self.model_info_.get(m, {})) for m in self.model_names_], dtype=np.float64
         )
         if fit_reference:
+            # P(task | x) for the per-input prior; it learns the benchmark's tasks only
+            # (labelled user inputs enter the prior through their share of the neighbours).
+            self.task_classifier_ = TaskClassifier().fit(
+                self.embeddings_, self.task_index_, n_tasks=len(self.task_names_)
+            )
             self.ref_u_, self.ref_p_ = self._reference_pairs()
             self.calibration_ = fit_calibration(
                 self.embeddings_, self.labels_, self.task_index_, self.task_accuracy_, self.index_
@@ -452,6 +466,22 @@ class Router:
         prior = neighbor_task_prior(idx, self.prior_rows_, self.prior_table_, self.model_prior_)
         return shrunk_knn(self.labels_, idx, prior, strength)
 
+    def _task_posterior(self, Q: np.ndarray, nb: Neighbors) -> NDArray[np.float64]:
+        """(n, T + 1) P(task | x) over the benchmark's tasks and, last, the user's own.
+
+        The task classifier gives the benchmark tasks; the user's labelled inputs (if any)
+        count as one more task, whose probability is their share of the neighbours.
+        """
+        idx = nb.indices[:, : self.calibration_.route_k]
+        user = (self.prior_rows_[idx] == len(self.task_names_)).mean(axis=1, keepdims=True)
+        return np.hstack([(1.0 - user) * self.task_classifier_.predict_proba(Q), user])
+
+    def _route_proba(self, nb: Neighbors, posterior: NDArray[np.float64]) -> NDArray[np.float64]:
+        """Per-input shrunk kNN whose prior is the accuracy on the tasks the input resembles."""
+        cal = self.calibration_
+        prior = task_posterior_prior(posterior, self.prior_table_, self.model_prior_)
+        return shrunk_knn(self.labels_, nb.indices[:, : cal.route_k], prior, cal.route_prior)
+
     def predict_calibrated(
         self, texts: Sequence[str], *, level: Literal["task", "route"] = "route"
     ) -> NDArray[np.float64]:
@@ -462,11 +492,14 @@ class Router:
             1
         """
         self._check_fitted()
-        _, nb = self._search(texts, "texts")
+        if level not in ("task", "route"):
+            msg = f"level must be 'task' or 'route', got {level!r}"
+            raise RoutingInputError(msg)
+        Q, nb = self._search(texts, "texts")
         cal = self.calibration_
         if level == "task":
             return self._calibrated_proba(nb, cal.task_k, cal.task_prior)
-        return self._calibrated_proba(nb, cal.route_k, cal.route_prior)
+        return self._route_proba(nb, self._task_posterior(Q, nb))
 
     def _proba(self, Q: np.ndarray, nb: Neighbors) -> NDArray[np.float32]:
         if isinstance(self.predictor_, KNNCorrectnessPredictor):
@@ -536,7 +569,7 @@ class Router:
         }
         if method in ("calibrated", "eb_select"):
             # The paper's scores ride along in the Selection, for comparison and traces.
-            return self._select_calibrated(nb, method, allowed, paper)
+            return self._select_calibrated(Q, nb, method, allowed, paper)
         if method == "s3" and p_arr is None:
             msg = (
                 "S3 needs reference pairs from at least two benchmark tasks; this router was "
@@ -584,6 +617,7 @@ class Router:
 
     def _select_calibrated(
         self,
+        Q: np.ndarray,
         nb: Neighbors,
         method: Method,
         allowed: NDArray[np.bool_] | None,
@@ -606,6 +640,18 @@ class Router:
                 np.nansum(y, axis=0), (~np.isnan(y)).sum(axis=0).astype(np.float64), est, cal.a0
             )
             delta = cal.delta_labeled
+        # Which benchmark task does the task resemble, and is it that task itself? The
+        # margin was tuned leave-one-task-out, for tasks that merely resemble the
+        # benchmark's; when a two-sample test cannot tell the task's inputs from those of
+        # the benchmark task it resembles, the estimate is trusted without a margin.
+        like = int(np.argmax(self.task_classifier_.predict_proba(Q).mean(axis=0)))
+        rows = np.flatnonzero(self.task_index_ == like)
+        if rows.size > MAX_INPUTS:  # a seeded sample: no copy of a large task's rows
+            rows = np.sort(np.random.default_rng(0).choice(rows, MAX_INPUTS, replace=False))
+        pvalue = same_distribution_pvalue(Q, np.asarray(self.embeddings_[rows], np.float32))
+        familiar = bool(pvalue >= FAMILIAR_PVALUE)
+        if familiar and not n_labeled:
+            delta = 0.0
         abstain = bool(n_labeled == 0 and len(self.ref_u_) and u > float(np.max(self.ref_u_)))
         if abstain:
             chosen = cand = bma
@@ -619,6 +665,12 @@ class Router:
             why = f"{method} ranks {names[cand]} first ({est[cand]:.3f})"
             if cand == bma:
                 why += "; it is also the best model on average"
+            elif chosen == bma and delta >= 1.0:
+                why += (
+                    f", but on the benchmark's own tasks no such zero-shot switch away from the "
+                    f"best model on average paid off (tuned margin {delta:g}): keeping "
+                    f"{names[bma]} ({est[bma]:.3f})"
+                )
             elif chosen == bma:
                 why += (
                     f", not more than {delta:g} above {names[bma]} ({est[bma]:.3f}):"
@@ -628,6 +680,11 @@ class Router:
                 why += f", more than {delta:g} above the best model on average {names[bma]}"
             if method == "eb_select" and n_labeled:
                 why += f" ({n_labeled} labelled inputs pooled with prior strength {cal.a0:g})"
+            elif familiar:
+                why += (
+                    f"; its inputs look like those of benchmark task {self.task_names_[like]!r}"
+                    f" (two-sample p = {pvalue:.2f}), so no margin is asked"
+                )
             why += f" (u = {u:.3f} over {n} inputs)"
         return Selection(
             model=names[chosen],
@@ -644,6 +701,8 @@ class Router:
             why=why,
             estimate={m: float(v) for m, v in zip(names, est, strict=True)},
             abstained=abstain,
+            likely_task=self.task_names_[like],
+            familiar=familiar,
         )
 
     def _bma_within(self, allowed: NDArray[np.bool_] | None) -> int:
@@ -714,9 +773,9 @@ class Router:
             msg = f"unknown route method {method!r}; use 'calibrated' or 'knn'"
             raise RoutingInputError(msg)
         Q, nb = self._search(inputs, "inputs")
+        posterior = self._task_posterior(Q, nb)
         if method == "calibrated":
-            cal = self.calibration_
-            g = self._calibrated_proba(nb, cal.route_k, cal.route_prior).astype(np.float32)
+            g = self._route_proba(nb, posterior).astype(np.float32)
         else:
             g = self._proba(Q, nb)
         utility = per_input_utility(
@@ -728,12 +787,16 @@ class Router:
             allowed=allowed,
         )
         choice = np.argmax(utility, axis=1)
+        likely = np.argmax(posterior, axis=1)
+        task_names = [*self.task_names_, USER_TASK]
         return Routes(
             models=[self.model_names_[i] for i in choice],
             model_names=list(self.model_names_),
             proba=g,
             distance=nb.distances[:, : self.k].mean(axis=1).astype(np.float32),
             utility=utility,
+            tasks=[task_names[t] for t in likely],
+            task_proba=posterior[np.arange(len(likely)), likely].astype(np.float32),
         )
 
     def _cost_array(
@@ -770,6 +833,7 @@ class Router:
             "task_accuracy": self.task_accuracy_.astype(np.float64),
             "ref_u": self.ref_u_.astype(np.float64),
             "ref_p": self.ref_p_.astype(np.float64),
+            **self.task_classifier_.get_state(),
             **pred_arrays,
         }
         meta = {
@@ -861,8 +925,21 @@ class Router:
             msg = f"{path}: invalid predictor state ({exc})"
             raise ArtifactError(msg) from exc
         router._finish_fit(fit_reference=False, predictor=predictor)
+        has_classifier = {"task_clf_coef", "task_clf_intercept"} <= set(arrays)
+        if has_classifier:
+            try:
+                router.task_classifier_ = TaskClassifier.from_state(
+                    arrays, n_tasks=n_tasks, dim=int(X.shape[1])
+                )
+            except ValueError as exc:
+                msg = f"{path}: invalid task classifier ({exc})"
+                raise ArtifactError(msg) from exc
+        else:  # an artifact from before the task classifier: learn it from the stored rows
+            router.task_classifier_ = TaskClassifier().fit(X, ti, n_tasks=n_tasks)
         saved_cal = manifest.predictor.get("calibration")
-        if saved_cal is None:  # an artifact from before the calibrated methods: tune now
+        if saved_cal is None or not has_classifier:
+            # An artifact from before the calibrated methods (or tuned for the older
+            # neighbour-vote prior of the per-input route): tune now, on the stored rows.
             router.calibration_ = fit_calibration(X, Y, ti, router.task_accuracy_, router.index_)
         else:
             try:

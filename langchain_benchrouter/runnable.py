@@ -593,6 +593,8 @@ class RouterRunnable(RunnableSerializable[LanguageModelInput, Any]):
                 proba=routes.proba,
                 distance=routes.distance,
                 utility=utility,
+                tasks=routes.tasks,
+                task_proba=routes.task_proba,
             )
         out = []
         for i in range(len(routes)):

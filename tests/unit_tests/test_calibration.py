@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import numpy as np
 import pytest
 
@@ -12,6 +14,7 @@ from langchain_benchrouter.calibration import (
     expected_calibration_error,
     fit_calibration,
     neighbor_task_prior,
+    one_standard_error_choice,
     select_with_margin,
     shrunk_knn,
 )
@@ -57,6 +60,22 @@ def test_select_with_margin_keeps_bma_under_margin() -> None:
     assert select_with_margin(est, 0, 0.12, None) == (0, 2)
     allowed = np.array([True, True, False])
     assert select_with_margin(est, 0, 0.0, allowed) == (1, 1)
+
+
+def test_one_standard_error_rule_resists_one_lucky_fold() -> None:
+    # Candidate 0 (switch models) wins big on one inner task and loses a little on two;
+    # candidate 1 (keep the best model on average) is steady. The plain argmax of the mean
+    # picks 0; the 1-SE rule keeps the conservative 1, since 0's edge is within one SE.
+    lucky = np.array([[0.9, 0.5], [0.48, 0.5], [0.48, 0.5], [0.5, 0.5]])
+    assert int(np.argmax(lucky.mean(axis=0))) == 0
+    assert one_standard_error_choice(lucky) == 1
+    # A consistent gain on every fold is beyond one SE: the better candidate stays chosen.
+    steady = np.array([[0.6, 0.5], [0.62, 0.5], [0.58, 0.5], [0.61, 0.5]])
+    assert one_standard_error_choice(steady) == 0
+    # One fold: no standard error, the best mean (ties to the conservative end).
+    assert one_standard_error_choice(np.array([[0.7, 0.7, 0.6]])) == 1
+    with pytest.raises(ValueError, match="folds, candidates"):
+        one_standard_error_choice(np.array([0.5, 0.6]))
 
 
 def _toy(seed: int = 0) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
@@ -145,3 +164,86 @@ def test_task_tuning_samples_large_benchmarks(monkeypatch: pytest.MonkeyPatch) -
     assert searched[:3] == [20, 20, 20]
     assert sampled.task_k in cal.TASK_K_GRID and sampled.delta in cal.DELTA_GRID
     assert full.route_k == sampled.route_k  # the per-input tuning is unaffected
+
+
+def _cluster_bench(
+    shift_new: float = 0.0,
+) -> tuple[Router, list[str], Any]:
+    """Three tasks as clusters (60 inputs each) and 30 held-out inputs of task 0.
+
+    ``shift_new`` moves the held-out inputs along a dimension no task uses: a "sibling"
+    of task 0 rather than task 0 itself.
+    """
+    from conftest import TableEmbedder
+
+    rng = np.random.default_rng(0)
+    table: dict[str, np.ndarray] = {}
+    rows: list[dict[str, object]] = []
+    for t in range(3):
+        for i in range(60):
+            v = np.zeros(6)
+            v[t] = 1.0
+            v += rng.normal(scale=0.2, size=6)
+            table[f"t{t} {i}"] = v / np.linalg.norm(v)
+            rows.append(
+                {
+                    "task": f"task{t}",
+                    "text": f"t{t} {i}",
+                    "a": float(t == 0 and rng.random() < 0.9),
+                    "b": float(rng.random() < 0.5),
+                    "c": float(rng.random() < 0.6),
+                }
+            )
+    new = []
+    for i in range(30):
+        v = np.zeros(6)
+        v[0], v[5] = 1.0, shift_new
+        v += rng.normal(scale=0.2, size=6)
+        table[f"new {i}"] = v / np.linalg.norm(v)
+        new.append(f"new {i}")
+    emb = TableEmbedder(table)
+    router = Router(embedder=emb, cache_dir=False).fit(Benchmark.from_records(rows))
+    return router, new, emb
+
+
+def test_select_model_knows_a_benchmark_task_from_its_sibling() -> None:
+    router, new, _ = _cluster_bench()
+    same = router.select_model(new)
+    assert same.likely_task == "task0" and same.familiar
+    assert "two-sample p" in same.why
+    sibling = router.select_model(new, method="calibrated")
+    assert sibling.familiar  # the same inputs: the same answer for both calibrated methods
+    shifted, new_shifted, _ = _cluster_bench(shift_new=0.8)
+    far = shifted.select_model(new_shifted)
+    assert far.likely_task == "task0" and not far.familiar
+    assert "two-sample" not in far.why
+    assert far.to_dict()["familiar"] is False and far.to_dict()["likely_task"] == "task0"
+
+
+def test_route_names_the_task_each_input_resembles(clustered_data: Any) -> None:
+    rows, emb = clustered_data
+    router = Router(embedder=emb, cache_dir=False).fit(Benchmark.from_records(rows))
+    texts = [f"new{t} {i}" for t in range(3) for i in range(3)]
+    routes = router.route(texts)
+    assert routes.tasks == [f"task{t}" for t in range(3) for _ in range(3)]
+    assert routes.task_proba is not None and (routes.task_proba > 0.5).all()
+    d = routes.decision(0)
+    assert d["task"] == "task0" and 0.5 < d["task_proba"] <= 1.0
+    # the paper's kNN route names the task too; the probabilities differ
+    paper = router.route(texts, method="knn")
+    assert paper.tasks == routes.tasks
+    assert not np.allclose(paper.proba, routes.proba)
+
+
+def test_route_prior_counts_the_users_labelled_inputs_as_a_task(clustered_data: Any) -> None:
+    rows, emb = clustered_data
+    router = Router(embedder=emb, cache_dir=False).fit(Benchmark.from_records(rows))
+    texts = [f"new2 {i}" for i in range(10)]
+    before, routed_before = router.predict_calibrated(texts), list(router.route(texts))
+    assert "b" not in routed_before  # b is never right on task 2 of the benchmark
+    # On the user's own inputs (near task 2), model b turns out always right.
+    router.add_labeled(texts, {"a": [0.0] * 10, "b": [1.0] * 10, "c": [0.0] * 10})
+    after, routes = router.predict_calibrated(texts), router.route(texts)
+    assert (after[:, 1] > before[:, 1]).all()
+    assert set(routes.tasks) <= {"task2", "(labelled inputs)"}
+    assert "b" in routes

@@ -17,6 +17,9 @@ MODULES = [
     "langchain_benchrouter.evaluation",
     "langchain_benchrouter.reference",
     "langchain_benchrouter.engines",
+    "langchain_benchrouter.calibration",
+    "langchain_benchrouter.task_classifier",
+    "langchain_benchrouter.familiarity",
 ]
 
 

@@ -51,7 +51,7 @@ def test_router_run_is_parent_of_model_run(router: Router) -> None:
     meta = root.extra["metadata"]
     assert meta["benchrouter_model"] == MATH and meta["user"] == "u1"
     assert meta["benchrouter"] == out.response_metadata["benchrouter"]
-    assert set(meta["benchrouter"]) == {"model", "mode", "proba", "distance"}
+    assert set(meta["benchrouter"]) == {"model", "mode", "proba", "distance", "task", "task_proba"}
     assert [c.run_type for c in root.child_runs] == ["llm"]
     child = root.child_runs[0]
     assert child.name == "FakeChat" and child.parent_run_id == root.id
