@@ -168,3 +168,33 @@ def test_planted_pickle_is_never_executed(saved: tuple[Router, Path, Any], tmp_p
 def test_missing_directory_is_clear(tmp_path: Path) -> None:
     with pytest.raises(ArtifactError, match="no saved router"):
         Router.load(tmp_path / "nope")
+
+
+def test_tampered_task_classifier_is_rejected(saved: tuple[Router, Path, Any]) -> None:
+    _, path, emb = saved
+
+    def poison(a: dict[str, np.ndarray]) -> None:
+        a["task_clf_coef"] = np.full_like(a["task_clf_coef"], np.nan)
+
+    _rewrite_npz(path, poison)
+    with pytest.raises(ArtifactError, match="invalid task classifier"):
+        Router.load(path, embedder=emb)
+
+
+def test_artifact_from_before_the_task_classifier_loads_and_routes_the_same(
+    saved: tuple[Router, Path, Any],
+) -> None:
+    router, path, emb = saved
+
+    def drop(a: dict[str, np.ndarray]) -> None:
+        del a["task_clf_coef"], a["task_clf_intercept"]
+
+    _rewrite_npz(path, drop)
+    meta = json.loads((path / "manifest.json").read_text())
+    del meta["arrays"]["task_clf_coef"], meta["arrays"]["task_clf_intercept"]
+    (path / "manifest.json").write_text(json.dumps(meta))
+    again = Router.load(path, embedder=emb)
+    texts = [f"new{t} {i}" for t in range(3) for i in range(4)]
+    np.testing.assert_allclose(again.task_classifier_.coef_, router.task_classifier_.coef_)
+    assert again.calibration_ == router.calibration_  # re-tuned on the stored rows
+    assert list(again.route(texts)) == list(router.route(texts))
