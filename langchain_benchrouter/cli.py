@@ -181,6 +181,7 @@ def method_rows(
             _fmt(point.methods[m].mean_cost),
         ]
         for m in methods
+        if m in point.methods
     ]
     return headers, rows
 
@@ -190,6 +191,7 @@ def task_rows(
 ) -> tuple[list[str], Rows]:
     """Headers and rows of the per-task table of one sweep point."""
     point = result.sweeps[sweep]
+    methods = [m for m in methods if m in point.methods]
     headers = ["task", "n", *methods, "oracle model", "S3 model", "p true", "p est."]
     rows = [
         [
@@ -256,6 +258,7 @@ def _cmd_evaluate(args: argparse.Namespace, console: Console) -> int:
     methods = _methods_arg(args.methods)
     if args.protocol != "random-split" and not args.methods:
         methods = [m for m in methods if m != "task_best_train"]
+    # Methods a sweep point lacks (labels_best without labels) are left out of its tables.
     shots = [n for group in (args.labeled_per_task or [[0]]) for n in group]
     bench = load_benchmark(args.data)
     params: dict[str, Any] = {"k": args.k, "predictor": args.predictor}

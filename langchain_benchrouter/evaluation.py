@@ -20,6 +20,9 @@ over held-out tasks; missing scores are skipped everywhere):
 - ``s3_true_p``: S3 with p set to the predictor's actual accuracy on the held-out task.
 - ``per_instance``: per-input argmax routing; its accuracy is the mean over inputs of the
   chosen model's score, so it is *not* bounded by the per-task oracle.
+- ``calibrated``, ``eb_select``, ``route_calibrated``: the calibrated methods (see
+  :mod:`langchain_benchrouter.calibration`); ``task_best_train`` (random split) and
+  ``labels_best`` (with labelled inputs: the best mean on them) are baselines.
 
 Models without any score on a held-out task's inputs are excluded from the candidates
 of that task (all methods, oracle included).
@@ -28,7 +31,7 @@ Example:
     >>> from langchain_benchrouter import Benchmark
     >>> bench = Benchmark.bundled().select_tasks(["gsm8k", "mbpp", "mmlu"])
     >>> result = evaluate(bench, embedder="hashing")
-    >>> sorted(result.methods) == sorted(set(METHODS) - {"task_best_train"})
+    >>> sorted(result.methods) == sorted(set(METHODS) - {"task_best_train", "labels_best"})
     True
     >>> result.methods["oracle"].accuracy >= result.methods["bma"].accuracy
     True
@@ -82,6 +85,7 @@ METHODS: tuple[str, ...] = (
     "bma",
     "random",
     "task_best_train",
+    "labels_best",
     "s1",
     "s2",
     "s3",
@@ -92,7 +96,8 @@ METHODS: tuple[str, ...] = (
     "route_calibrated",
 )
 """Every method the harness can report, in table order (``task_best_train`` only exists
-in protocols whose test tasks have training rows, e.g. ``"random-split"``)."""
+in protocols whose test tasks have training rows, e.g. ``"random-split"``;
+``labels_best`` only with labelled inputs of the test task, ``labeled_per_task`` > 0)."""
 
 PER_INPUT_METHODS: tuple[str, ...] = ("per_instance", "route_calibrated")
 """Methods that pick one model per input (not bounded by the per-task ``oracle``)."""
@@ -553,6 +558,15 @@ def _run_methods(
         selected[meth] = router.select_model(texts, method=meth, models=allowed).model  # type: ignore[arg-type]
     if train_best is not None:
         selected["task_best_train"] = names[train_best]
+    user = router.task_index_ < 0
+    if user.any():  # the naive few-shot baseline: the best mean on the labelled inputs
+        labelled = router.labels_[user].astype(np.float64)
+        counts = (~np.isnan(labelled)).sum(axis=0)
+        mean = np.divide(
+            np.nansum(labelled, axis=0), counts, out=np.full(len(names), -1.0), where=counts > 0
+        )
+        mean = np.where(candidate, np.round(mean, 12), -np.inf)
+        selected["labels_best"] = names[int(np.lexsort((router.model_prior_, mean))[-1])]
 
     accuracy = {m: float(acc[col[s]]) for m, s in selected.items() if s is not None}
     accuracy["random"] = float(np.mean(acc[candidate]))

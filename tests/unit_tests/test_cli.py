@@ -73,7 +73,7 @@ def test_evaluate_prints_tables_and_writes_json_and_plots(
     )
     captured = capsys.readouterr()
     assert code == 0, captured.err
-    for method in (m for m in METHODS if m != "task_best_train"):
+    for method in (m for m in METHODS if m not in ("task_best_train", "labels_best")):
         assert f"\n{method} " in captured.out
     for task in TASKS:
         assert f"\n{task} " in captured.out
@@ -82,10 +82,14 @@ def test_evaluate_prints_tables_and_writes_json_and_plots(
     assert data["embedder"] == "hashing-256"
     assert data["config"]["data"] == str(data_dir)
     assert data["config"]["labeled_per_task"] == [0, 5]
-    assert set(data["methods"]) == set(METHODS) - {"task_best_train"}
+    assert set(data["methods"]) == set(METHODS) - {"task_best_train", "labels_best"}
     assert sorted(t["task"] for t in data["tasks"]) == sorted(TASKS)
     assert all(t["n"] == 30 for t in data["tasks"])
     assert [s["labeled_per_task"] for s in data["sweeps"]] == [0, 5]
+    # the naive few-shot baseline appears where there are labels, and only there
+    assert "labels_best" in data["sweeps"][1]["methods"]
+    assert "labels_best" not in data["sweeps"][0]["methods"]
+    assert "\nlabels_best " in captured.out
     # The printed oracle accuracy is the JSON's.
     oracle_row = next(line for line in captured.out.splitlines() if line.startswith("oracle "))
     assert oracle_row.split()[1] == f"{data['methods']['oracle']['accuracy']:.3f}"

@@ -24,9 +24,10 @@ from langchain_benchrouter.evaluation import (
 from langchain_benchrouter.router import Router
 from langchain_benchrouter.scoring import predictor_accuracy
 
-# task_best_train needs training rows of the test task: random-split only.
-LOTO_METHODS = [m for m in METHODS if m != "task_best_train"]
-LOTO_TASK_METHODS = [m for m in TASK_METHODS if m != "task_best_train"]
+# task_best_train needs training rows of the test task: random-split only; labels_best
+# needs labelled inputs of the test task.
+LOTO_METHODS = [m for m in METHODS if m not in ("task_best_train", "labels_best")]
+LOTO_TASK_METHODS = [m for m in TASK_METHODS if m not in ("task_best_train", "labels_best")]
 
 TASKS = ["gsm8k", "mbpp", "mmlu", "commonsense_qa", "human_eval"]
 PER_TASK = 40
@@ -152,8 +153,9 @@ def test_few_shot_sweep_scores_the_unlabelled_rest(bench: Benchmark) -> None:
     assert [s.repeats for s in res.sweeps] == [1, 2]
     few = res.sweeps[1]
     assert all(t.n == PER_TASK - 10 for t in few.tasks)
+    assert "labels_best" in few.methods and "labels_best" not in res.sweeps[0].methods
     for task in few.tasks:
-        for method in LOTO_TASK_METHODS:
+        for method in [*LOTO_TASK_METHODS, "labels_best"]:
             assert task.accuracy[method] <= task.accuracy["oracle"] + 1e-12
     # Deterministic given the seed; another seed draws other labelled inputs.
     again = evaluate(bench, labeled_per_task=[0, 10], repeats=2, seed=3, **kw)
