@@ -16,6 +16,7 @@ from rich.console import Console
 from rich.table import Table
 
 from langchain_benchrouter.benchmark import Benchmark
+from langchain_benchrouter.decisions import Routes
 from langchain_benchrouter.errors import BenchRouterError
 from langchain_benchrouter.evaluation import METHODS, PROTOCOLS, EvaluationResult, evaluate
 from langchain_benchrouter.router import Router
@@ -67,6 +68,13 @@ def _cmd_fit(args: argparse.Namespace, console: Console) -> int:
     return 0
 
 
+def _looks_like(routes: Routes, i: int) -> str:
+    """The benchmark task input ``i`` resembles, with its probability."""
+    if not routes.tasks or routes.task_proba is None:
+        return "-"
+    return f"{routes.tasks[i]} ({routes.task_proba[i]:.2f})"
+
+
 def _cmd_route(args: argparse.Namespace, console: Console) -> int:
     router = Router.load(args.router_dir, embedder=_embedder_arg(args.embedder))
     if args.task:
@@ -80,10 +88,15 @@ def _cmd_route(args: argparse.Namespace, console: Console) -> int:
     table.add_column("chosen model", no_wrap=True, min_width=max(map(len, routes.model_names)))
     table.add_column("P(correct)", justify="right")
     table.add_column("distance", justify="right")
+    table.add_column("looks like", no_wrap=True)
     for i, text in enumerate(args.texts):
         j = routes.model_names.index(routes[i])
         table.add_row(
-            _clip(text), routes[i], f"{routes.proba[i, j]:.2f}", f"{routes.distance[i]:.3f}"
+            _clip(text),
+            routes[i],
+            f"{routes.proba[i, j]:.2f}",
+            f"{routes.distance[i]:.3f}",
+            _looks_like(routes, i),
         )
     console.print(table)
     return 0

@@ -168,6 +168,8 @@ def test_fit_then_route(data_dir: Path, tmp_path: Path, capsys: pytest.CaptureFi
     out = capsys.readouterr().out
     assert "per-input routing" in out
     assert any(m in out for m in models)
+    tasks = Benchmark.load(data_dir).task_names
+    assert "looks like" in out and any(f"{t} (" in out for t in tasks)
     assert (
         main(["route", str(router_dir), "--task", "What is 12 * 7?", "How many eggs are left?"])
         == 0
