@@ -6,14 +6,17 @@ calibrated out of distribution. This module adds:
 * **Shrunk kNN** (:func:`shrunk_knn`): a beta-binomial posterior mean per input and model,
   g_m(x) = (sum of the k neighbours' labels + a * prior_m(x)) / (known labels + a), where
   the prior prior_m(x) is the mean benchmark accuracy of model m on the *tasks* of x's
-  neighbours (:func:`neighbor_task_prior`). a is the prior strength in pseudo-labels.
+  neighbours (:func:`neighbor_task_prior`, task level) or on the tasks a classifier sees
+  in x (:func:`task_posterior_prior`, per input). a is the prior strength in pseudo-labels.
 * **Expected calibration error** (:func:`expected_calibration_error`).
 * **Empirical-Bayes accuracy of a model on a new task** (:func:`beta_binomial_mean`):
   (successes + a0 * zero-shot estimate) / (labelled + a0).
 * **Tuning inside the fit** (:func:`fit_calibration`): k and a of the task-level
   predictor by leave-one-task-out Brier score over the benchmark's own tasks; the
   switching margins and the label prior strength a0 by leave-one-task-out selection
-  accuracy; k and a of the per-input predictor by leave-one-input-out routing accuracy.
+  accuracy (the zero-shot margin with the one-standard-error rule,
+  :func:`one_standard_error_choice`); k and a of the per-input predictor by
+  leave-one-input-out routing accuracy, with cross-fitted task posteriors.
   Only the rows given to the fit are used, so the evaluation harness never tunes on a
   held-out task. The grids are fixed a priori and are the same for every dataset.
 
@@ -291,11 +294,12 @@ def fit_calibration(
     inputs search neighbours among the other tasks only; the prior uses the other tasks'
     accuracies. (k, a) minimise the mean Brier score over tasks; the zero-shot margin
     ``delta`` maximises the mean accuracy of the selected model over tasks (BMA computed
-    without d); a0 and ``delta_labeled`` maximise it with ``SIMULATED_LABELS`` labelled
-    inputs of d (``SIMULATED_DRAWS`` seeded draws); above ``TASK_TUNING_ROWS`` benchmark
-    inputs, each task is scored on a seeded sample. Per-input level: (k, a) maximise the
-    leave-one-input-out routing accuracy on up to ``ROUTE_TUNING_ROWS`` inputs. Ties go to
-    the last (most conservative) grid value.
+    without d), by the one-standard-error rule; a0 and ``delta_labeled`` maximise it with
+    ``SIMULATED_LABELS`` labelled inputs of d (``SIMULATED_DRAWS`` seeded draws); above
+    ``TASK_TUNING_ROWS`` benchmark inputs, each task is scored on a seeded sample.
+    Per-input level: (k, a) maximise the leave-one-input-out routing accuracy on up to
+    ``ROUTE_TUNING_ROWS`` inputs, whose task posteriors come from classifiers fitted
+    without them. Ties go to the last (most conservative) grid value.
 
     With fewer than three tasks the task-level values fall back to (30, 5, margin 1.0 =
     always BMA, a0 = 30, labelled margin 0).
