@@ -247,6 +247,12 @@ def select_with_margin(
     return (cand if est[cand] - est[bma] > delta else bma), cand
 
 
+def _best(values: F64) -> int:
+    """Index of the maximum, ties to the last (the most conservative grid value)."""
+    arr = np.round(np.asarray(values, dtype=np.float64), 12)
+    return int(len(arr) - 1 - np.argmax(arr[::-1]))
+
+
 def one_standard_error_choice(per_fold: F64) -> int:
     """The most conservative candidate within one standard error of the best (the 1-SE rule).
 
@@ -269,8 +275,7 @@ def one_standard_error_choice(per_fold: F64) -> int:
     if arr.ndim != 2 or arr.shape[1] == 0:
         msg = f"per_fold must be (folds, candidates), got shape {arr.shape}"
         raise ValueError(msg)
-    mean = arr.mean(axis=0)
-    best = int(len(mean) - 1 - np.argmax(mean[::-1]))
+    best = _best(arr.mean(axis=0))
     if arr.shape[0] < 2:
         return best
     diff = arr[:, [best]] - arr
@@ -384,8 +389,7 @@ def fit_calibration(
         # lumpy and the plain best mean did better on both shared datasets (docs/results.md).
         state["delta"] = DELTA_GRID[one_standard_error_choice(deltas)]
         if labeled:
-            mean = np.round(np.stack(labeled).mean(axis=0), 12)
-            flat = int(len(mean) - 1 - np.argmax(mean[::-1]))  # ties: larger delta, then a0
+            flat = _best(np.stack(labeled).mean(axis=0))  # ties: larger delta, then a0
             j, i = divmod(flat, len(A0_GRID))
             state["a0"], state["delta_labeled"] = A0_GRID[i], DELTA_GRID[j]
     route_k, route_a = _tune_route(X, Yf, ti, task_accuracy, index, n_search, seed)

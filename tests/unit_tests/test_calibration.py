@@ -247,3 +247,12 @@ def test_route_prior_counts_the_users_labelled_inputs_as_a_task(clustered_data: 
     assert (after[:, 1] > before[:, 1]).all()
     assert set(routes.tasks) <= {"task2", "(labelled inputs)"}
     assert "b" in routes
+
+
+def test_predict_calibrated_rejects_an_unknown_level(clustered_data: Any) -> None:
+    from langchain_benchrouter.errors import RoutingInputError
+
+    rows, emb = clustered_data
+    router = Router(embedder=emb, cache_dir=False).fit(Benchmark.from_records(rows))
+    with pytest.raises(RoutingInputError, match="level must be 'task' or 'route'"):
+        router.predict_calibrated(["new0 0"], level="input")  # type: ignore[arg-type]
