@@ -376,8 +376,11 @@ def fit_calibration(
             for _ in range(SIMULATED_DRAWS):
                 perm = rng.permutation(y.shape[0])
                 lab, keep = y[perm[:SIMULATED_LABELS]], y[perm[SIMULATED_LABELS:]]
-                kept = np.nanmean(keep, axis=0)
-                kept = np.where(np.isnan(kept), 0.0, kept)
+                # A model without any score on the kept inputs counts as accuracy 0.
+                n_kept = (~np.isnan(keep)).sum(axis=0)
+                kept = np.divide(
+                    np.nansum(keep, axis=0), n_kept, out=np.zeros(keep.shape[1]), where=n_kept > 0
+                )
                 succ, cnt = np.nansum(lab, axis=0), (~np.isnan(lab)).sum(axis=0)
                 for i, a0 in enumerate(A0_GRID):
                     post = beta_binomial_mean(succ, cnt, est, a0)
