@@ -628,30 +628,34 @@ class Router:
         names = self.model_names_
         g = self._calibrated_proba(nb, cal.task_k, cal.task_prior)
         n = g.shape[0]
-        est = g.mean(axis=0)
         u = task_descriptor(nb.distances[:, : self.descriptor_neighbors])
         bma = self._bma_within(allowed)
         labeled = self.task_index_ < 0
         n_labeled = int(labeled.sum())
-        delta = cal.delta
-        if method == "eb_select" and n_labeled:
-            y = self.labels_[labeled].astype(np.float64)
-            est = beta_binomial_mean(
-                np.nansum(y, axis=0), (~np.isnan(y)).sum(axis=0).astype(np.float64), est, cal.a0
-            )
-            delta = cal.delta_labeled
         # Which benchmark task does the task resemble, and is it that task itself? The
         # margin was tuned leave-one-task-out, for tasks that merely resemble the
         # benchmark's; when a two-sample test cannot tell the task's inputs from those of
-        # the benchmark task it resembles, the estimate is trusted without a margin.
+        # the benchmark task it resembles, the benchmark's measured accuracy on that task
+        # is the estimate (hundreds of labels per model, not kNN averages), trusted
+        # without a margin.
         like = int(np.argmax(self.task_classifier_.predict_proba(Q).mean(axis=0)))
         rows = np.flatnonzero(self.task_index_ == like)
         if rows.size > MAX_INPUTS:  # a seeded sample: no copy of a large task's rows
             rows = np.sort(np.random.default_rng(0).choice(rows, MAX_INPUTS, replace=False))
         pvalue = same_distribution_pvalue(Q, np.asarray(self.embeddings_[rows], np.float32))
         familiar = bool(pvalue >= FAMILIAR_PVALUE)
-        if familiar and not n_labeled:
-            delta = 0.0
+        if familiar:
+            own = self.task_accuracy_[like]
+            est = np.where(np.isnan(own), self.model_prior_, own)
+        else:
+            est = g.mean(axis=0)
+        delta = 0.0 if familiar else cal.delta
+        if method == "eb_select" and n_labeled:
+            y = self.labels_[labeled].astype(np.float64)
+            est = beta_binomial_mean(
+                np.nansum(y, axis=0), (~np.isnan(y)).sum(axis=0).astype(np.float64), est, cal.a0
+            )
+            delta = cal.delta_labeled
         abstain = bool(n_labeled == 0 and len(self.ref_u_) and u > float(np.max(self.ref_u_)))
         if abstain:
             chosen = cand = bma
@@ -683,7 +687,8 @@ class Router:
             elif familiar:
                 why += (
                     f"; its inputs look like those of benchmark task {self.task_names_[like]!r}"
-                    f" (two-sample p = {pvalue:.2f}), so no margin is asked"
+                    f" (two-sample p = {pvalue:.2f}), so the benchmark's accuracy on that task"
+                    " is the estimate and no margin is asked"
                 )
             why += f" (u = {u:.3f} over {n} inputs)"
         return Selection(

@@ -167,12 +167,13 @@ def test_task_tuning_samples_large_benchmarks(monkeypatch: pytest.MonkeyPatch) -
 
 
 def _cluster_bench(
-    shift_new: float = 0.0,
+    shift_new: float = 0.0, c_on_task0: bool = True
 ) -> tuple[Router, list[str], Any]:
     """Three tasks as clusters (60 inputs each) and 30 held-out inputs of task 0.
 
     ``shift_new`` moves the held-out inputs along a dimension no task uses: a "sibling"
-    of task 0 rather than task 0 itself.
+    of task 0 rather than task 0 itself. ``c_on_task0=False`` leaves model c unscored on
+    task 0.
     """
     from conftest import TableEmbedder
 
@@ -191,7 +192,7 @@ def _cluster_bench(
                     "text": f"t{t} {i}",
                     "a": float(t == 0 and rng.random() < 0.9),
                     "b": float(rng.random() < 0.5),
-                    "c": float(rng.random() < 0.6),
+                    "c": float(rng.random() < 0.6) if c_on_task0 or t else None,
                 }
             )
     new = []
@@ -210,14 +211,31 @@ def test_select_model_knows_a_benchmark_task_from_its_sibling() -> None:
     router, new, _ = _cluster_bench()
     same = router.select_model(new)
     assert same.likely_task == "task0" and same.familiar
-    assert "two-sample p" in same.why
+    assert "two-sample p" in same.why and "accuracy on that task" in same.why
+    # Task 0 itself: its estimate is the benchmark's measured accuracy on task 0.
+    own = router.task_accuracy_[router.task_names_.index("task0")]
+    assert [same.estimate[m] for m in router.model_names_] == pytest.approx(own.tolist())
     sibling = router.select_model(new, method="calibrated")
     assert sibling.familiar  # the same inputs: the same answer for both calibrated methods
+    assert sibling.estimate == same.estimate
     shifted, new_shifted, _ = _cluster_bench(shift_new=0.8)
     far = shifted.select_model(new_shifted)
     assert far.likely_task == "task0" and not far.familiar
     assert "two-sample" not in far.why
+    # A sibling only: the kNN estimate, which is not task 0's table row.
+    far_own = shifted.task_accuracy_[shifted.task_names_.index("task0")]
+    assert [far.estimate[m] for m in shifted.model_names_] != pytest.approx(far_own.tolist())
     assert far.to_dict()["familiar"] is False and far.to_dict()["likely_task"] == "task0"
+
+
+def test_a_familiar_task_without_a_models_scores_falls_back_to_its_mean_accuracy() -> None:
+    router, new, _ = _cluster_bench(c_on_task0=False)
+    sel = router.select_model(new)
+    assert sel.familiar and sel.likely_task == "task0"
+    c = router.model_names_.index("c")
+    assert np.isnan(router.task_accuracy_[0, c])
+    assert sel.estimate["c"] == pytest.approx(float(router.model_prior_[c]))
+    assert all(np.isfinite(v) for v in sel.estimate.values())
 
 
 def test_route_names_the_task_each_input_resembles(clustered_data: Any) -> None:
