@@ -21,9 +21,11 @@ signal about which of two models wins on an unseen task.
 
     .venv/bin/python benchmarks/zero_shot_ceiling.py ../shared/data/llmrouter
     .venv/bin/python benchmarks/zero_shot_ceiling.py ../shared/data/mmlu_pro
+    .venv/bin/python benchmarks/zero_shot_ceiling.py ../shared/data/llmrouter --embedder PATH
 
-The embeddings come from the offline MiniLM through the embedding cache
-(``$BENCHROUTER_CACHE_DIR``): the first run on a dataset embeds it (minutes).
+The embeddings come from the offline MiniLM (or ``--embedder``, a model directory) through
+the embedding cache (``$BENCHROUTER_CACHE_DIR``): the first run on a dataset embeds it
+(minutes).
 """
 
 from __future__ import annotations
@@ -47,9 +49,10 @@ Estimator = Callable[[int, frozenset[int], tuple[float, ...]], NDArray[np.float6
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__)
     ap.add_argument("data")
+    ap.add_argument("--embedder", default=None, help="a model path; default: the offline MiniLM")
     args = ap.parse_args()
     bench = Benchmark.load(args.data)
-    X = CachedEmbedder(resolve_embedder(None)).embed(bench.texts).astype(np.float32)
+    X = CachedEmbedder(resolve_embedder(args.embedder)).embed(bench.texts).astype(np.float32)
     Y = bench.labels.astype(np.float64)
     ti = bench.task_index
     T = bench.n_tasks
