@@ -37,7 +37,8 @@ class Selection:
         likely_task: the benchmark task the task's inputs resemble most (the router's task
             classifier), for the calibrated methods; ``None`` for the paper's scores.
         familiar: the task looked like ``likely_task`` itself, not merely a neighbour of it,
-            so the zero-shot estimate was trusted without a margin.
+            so ``estimate`` is the benchmark's measured accuracy on ``likely_task`` and
+            no margin was asked.
 
     Example:
         >>> sel = router.select_model(["What is 2 + 2?", "Solve x^2 = 4."])  # doctest: +SKIP

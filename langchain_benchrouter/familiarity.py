@@ -3,10 +3,10 @@
 The zero-shot switching margin of the calibrated task selection is tuned leave-one-task-out:
 on tasks that merely *resemble* a benchmark task (gsm8k and agentverse-mgsm look alike, yet
 different models win them). When the new task's inputs are indistinguishable from those of
-the benchmark task they resemble, it is that task, and the estimate can be trusted without
-the margin. The distance to the benchmark cannot tell these cases apart (a diverse task
-such as natural_qa is farther from itself than a templated one is from its sibling); a
-two-sample test can.
+the benchmark task they resemble, it is that task: the benchmark's measured accuracy on it
+is the estimate, trusted without the margin. The distance to the benchmark cannot tell
+these cases apart (a diverse task such as natural_qa is farther from itself than a
+templated one is from its sibling); a two-sample test can.
 
 Schilling's nearest-neighbour test (Schilling 1986, "Multivariate two-sample tests based
 on nearest neighbors", JASA 81): pool the two samples, count how many of each point's k
