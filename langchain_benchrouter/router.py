@@ -647,6 +647,11 @@ class Router:
         if familiar:
             own = self.task_accuracy_[like]
             est = np.where(np.isnan(own), self.model_prior_, own)
+            # A model never scored on that task has only its overall mean as estimate:
+            # no evidence to prefer it over a model the task has measured.
+            scored = ~np.isnan(own) if allowed is None else allowed & ~np.isnan(own)
+            if scored.any():
+                allowed = scored
         else:
             est = g.mean(axis=0)
         delta = 0.0 if familiar else cal.delta

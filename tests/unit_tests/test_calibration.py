@@ -236,6 +236,10 @@ def test_a_familiar_task_without_a_models_scores_falls_back_to_its_mean_accuracy
     assert np.isnan(router.task_accuracy_[0, c])
     assert sel.estimate["c"] == pytest.approx(float(router.model_prior_[c]))
     assert all(np.isfinite(v) for v in sel.estimate.values())
+    # c's overall mean beats b's accuracy measured on task 0, yet c has no evidence there.
+    assert sel.estimate["c"] > sel.estimate["b"]
+    assert router.select_model(new, models=["b", "c"]).model == "b"
+    assert router.select_model(new, models=["c"]).model == "c"  # the only one allowed
 
 
 def test_route_names_the_task_each_input_resembles(clustered_data: Any) -> None:
