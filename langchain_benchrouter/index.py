@@ -51,6 +51,20 @@ _UPCAST_ROWS = 32_768
 _MAX_ROW_BLOCK = 1 << 19
 # Rows per block of the block-maxima top-n selection.
 _TOPN_BLOCK = 32
+# Exact similarities are snapped to multiples of 2**-20 (~1e-6) before ranking. BLAS
+# sums a lone query (a matrix-vector product) in another order than a batch, so two rows
+# at the same true distance (e.g. both orthogonal to a sparse query) came out in a
+# different order alone and in a batch, and a different row entered the k nearest. On
+# the grid such near-ties are exact and go to the lower row index in both cases.
+_SIM_GRID = 2.0**-20
+
+
+def _snap(sim: FloatArray) -> FloatArray:
+    """Round similarities, in place, to the nearest multiple of ``_SIM_GRID``."""
+    np.multiply(sim, 1.0 / _SIM_GRID, out=sim)
+    np.rint(sim, out=sim)
+    np.multiply(sim, _SIM_GRID, out=sim)
+    return sim
 
 
 @dataclass(frozen=True)
@@ -315,7 +329,7 @@ class NeighborIndex:
             blk_sim = np.full((q.shape[0], n), -np.inf, np.float32)
             blk_idx = np.full((q.shape[0], n), -1, np.int64)
             for q0 in range(0, q.shape[0], q_block):
-                sim = q[q0 : q0 + q_block] @ rows32.T
+                sim = _snap(q[q0 : q0 + q_block] @ rows32.T)
                 if mask is not None:
                     sim[:, mask] = -np.inf
                 cand = _top_candidates(sim, m)
