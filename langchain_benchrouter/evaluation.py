@@ -560,11 +560,8 @@ def _run_methods(
         selected["task_best_train"] = names[train_best]
     user = router.task_index_ < 0
     if user.any():  # the naive few-shot baseline: the best mean on the labelled inputs
-        labelled = router.labels_[user].astype(np.float64)
-        counts = (~np.isnan(labelled)).sum(axis=0)
-        mean = np.divide(
-            np.nansum(labelled, axis=0), counts, out=np.full(len(names), -1.0), where=counts > 0
-        )
+        # A candidate without any label ranks below every labelled one (-1).
+        mean = np.nan_to_num(_col_mean(router.labels_[user].astype(np.float64)), nan=-1.0)
         mean = np.where(candidate, np.round(mean, 12), -np.inf)
         selected["labels_best"] = names[int(np.lexsort((router.model_prior_, mean))[-1])]
 
