@@ -626,8 +626,7 @@ class Router:
         """``calibrated`` / ``eb_select``: see :meth:`select_model`."""
         cal = self.calibration_
         names = self.model_names_
-        g = self._calibrated_proba(nb, cal.task_k, cal.task_prior)
-        n = g.shape[0]
+        n = Q.shape[0]
         u = task_descriptor(nb.distances[:, : self.descriptor_neighbors])
         bma = self._bma_within(allowed)
         labeled = self.task_index_ < 0
@@ -653,7 +652,7 @@ class Router:
             if scored.any():
                 allowed = scored
         else:
-            est = g.mean(axis=0)
+            est = self._calibrated_proba(nb, cal.task_k, cal.task_prior).mean(axis=0)
         delta = 0.0 if familiar else cal.delta
         if method == "eb_select" and n_labeled:
             y = self.labels_[labeled].astype(np.float64)
