@@ -26,6 +26,7 @@ import numpy as np
 from langchain_benchrouter import Benchmark, Router
 from langchain_benchrouter import reference as reference_mod
 from langchain_benchrouter import router as router_mod
+from langchain_benchrouter.embeddings import CachedEmbedder, resolve_embedder
 from langchain_benchrouter.index import NeighborIndex
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -224,6 +225,16 @@ def real_texts(n: int, seed: int = 0) -> list[str]:
     rng = np.random.default_rng(seed)
     idx = rng.choice(bench.n_inputs, size=min(n, bench.n_inputs), replace=False)
     return [bench.texts[i] for i in idx]
+
+
+def embedded_benchmark(data: str, embedder: str | None) -> tuple[Benchmark, np.ndarray]:
+    """A benchmark directory and its float32 embeddings, through the embedding cache.
+
+    ``embedder``: a model path, or ``None`` for the offline MiniLM.
+    """
+    bench = Benchmark.load(data)
+    X = CachedEmbedder(resolve_embedder(embedder)).embed(bench.texts).astype(np.float32)
+    return bench, X
 
 
 def run_isolated(argv: list[str]) -> dict[str, Any]:

@@ -25,11 +25,12 @@ import argparse
 import itertools
 
 import numpy as np
+from _common import embedded_benchmark
 from numpy.typing import NDArray
 
-from langchain_benchrouter import Benchmark, Router
+from langchain_benchrouter import Router
 from langchain_benchrouter.calibration import shrunk_knn, task_posterior_prior
-from langchain_benchrouter.embeddings import CachedEmbedder, resolve_embedder
+from langchain_benchrouter.embeddings import resolve_embedder
 from langchain_benchrouter.evaluation import random_split
 from langchain_benchrouter.scoring import per_input_utility
 
@@ -59,8 +60,7 @@ def main() -> None:
     ap.add_argument("--seeds", type=int, default=5, help="split seeds 0 .. N-1 (default 5)")
     ap.add_argument("--embedder", default=None, help="a model path; default: the offline MiniLM")
     args = ap.parse_args()
-    bench = Benchmark.load(args.data)
-    X = CachedEmbedder(resolve_embedder(args.embedder)).embed(bench.texts).astype(np.float32)
+    bench, X = embedded_benchmark(args.data, args.embedder)
     S = bench.scores.astype(np.float64)
     ti = bench.task_index
     cells = list(itertools.product(K_GRID, A_GRID, MARGINS))

@@ -35,11 +35,10 @@ import itertools
 from collections.abc import Callable
 
 import numpy as np
+from _common import embedded_benchmark
 from numpy.typing import NDArray
 
-from langchain_benchrouter import Benchmark
 from langchain_benchrouter.calibration import one_standard_error_choice
-from langchain_benchrouter.embeddings import CachedEmbedder, resolve_embedder
 
 DELTAS = (0.0, 0.01, 0.02, 0.03, 0.05, 0.08, 0.12, 1.0)
 KMAX = 500
@@ -51,8 +50,7 @@ def main() -> None:
     ap.add_argument("data")
     ap.add_argument("--embedder", default=None, help="a model path; default: the offline MiniLM")
     args = ap.parse_args()
-    bench = Benchmark.load(args.data)
-    X = CachedEmbedder(resolve_embedder(args.embedder)).embed(bench.texts).astype(np.float32)
+    bench, X = embedded_benchmark(args.data, args.embedder)
     Y = bench.labels.astype(np.float64)
     ti = bench.task_index
     T = bench.n_tasks
