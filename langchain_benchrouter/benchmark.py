@@ -13,6 +13,11 @@ Wide layout, one JSON object a line::
     {"instance_id": "q1", "task": "math", "split": "test", "text": "1+1?",
      "model-a": 1.0, "model-b": null, "metric": "em"}
 
+An optional ``metric`` column names how an input is scored (``"em_mc"``,
+``"code_eval"``, ...); tasks scored the same way tend to favour the same models, and
+:meth:`Router.select_model(metric=...) <langchain_benchrouter.Router.select_model>`
+uses it.
+
 Long layout, one row per (task, input, model)::
 
     task,instance_id,text,model,score
@@ -42,7 +47,7 @@ import numpy.typing as npt
 
 from langchain_benchrouter.errors import BenchmarkFormatError, UnknownModelError
 
-__all__ = ["Benchmark", "Layout", "METADATA_COLUMNS", "RESERVED_COLUMNS"]
+__all__ = ["Benchmark", "Layout", "METADATA_COLUMNS", "METRIC_COLUMN", "RESERVED_COLUMNS"]
 
 Layout = Literal["auto", "wide", "long"]
 """How a benchmark file is laid out: one row per input (``wide``), one row per
@@ -52,8 +57,11 @@ RESERVED_COLUMNS: tuple[str, ...] = ("instance_id", "input_id", "task", "split",
 """Columns of the wide layout that describe the input (``input_id`` is an alias of
 ``instance_id``)."""
 
+METRIC_COLUMN = "metric"
+"""The optional column naming how an input is scored (see :attr:`Benchmark.metrics`)."""
+
 METADATA_COLUMNS: tuple[str, ...] = (
-    "metric",
+    METRIC_COLUMN,
     "ground_truth",
     "answer",
     "src",
@@ -62,7 +70,8 @@ METADATA_COLUMNS: tuple[str, ...] = (
     "reference",
     "id",
 )
-"""Known per-input metadata columns: never taken for models, ignored when loading."""
+"""Known per-input metadata columns: never taken for models; all but ``metric`` are
+ignored when loading."""
 
 _LONG_COLUMNS: tuple[str, ...] = (*RESERVED_COLUMNS, "model", "score")
 _ID_COLUMNS: tuple[str, ...] = ("instance_id", "input_id")
@@ -463,11 +472,12 @@ def _cell_id(table: _Table, i: int, value: Any) -> str | None:
     )
 
 
-def _cell_split(table: _Table, i: int, value: Any) -> str | None:
+def _cell_split(table: _Table, i: int, value: Any, column: str = "split") -> str | None:
+    """An optional string cell (``split``, ``metric``): empty means unknown."""
     if value is None:
         return None
     if not isinstance(value, str):
-        _fail(table.where(i), f"'split' must be a string, got {type(value).__name__}")
+        _fail(table.where(i), f"{column!r} must be a string, got {type(value).__name__}")
     return value if value.strip() else None
 
 
@@ -660,6 +670,7 @@ class _Parsed:
     scores: npt.NDArray[np.float64]
     models: list[str]
     notes: list[str]
+    metrics: list[str | None]
 
 
 def _resolve_models(
@@ -784,6 +795,7 @@ def _build_wide(table: _Table, listed: list[str] | None, listed_by: str) -> _Par
                 f" null (columns found: {_listing(columns)}){hint}",
             )
     ignored += extra_ids
+    ignored = [c for c in ignored if c != METRIC_COLUMN]
     if ignored:
         notes.append(f"ignored non-model column(s): {_listing(ignored)}")
 
@@ -791,11 +803,13 @@ def _build_wide(table: _Table, listed: list[str] | None, listed_by: str) -> _Par
     tasks: list[str] = []
     ids: list[str | None] = []
     splits: list[str | None] = []
+    metrics: list[str | None] = []
     for i, row in enumerate(table.rows):
         tasks.append(_cell_text(table, i, row.get("task"), "task"))
         texts.append(_cell_text(table, i, row.get("text"), "text"))
         ids.append(_cell_id(table, i, row.get(id_column)) if id_column else None)
         splits.append(_cell_split(table, i, row.get("split")))
+        metrics.append(_cell_split(table, i, row.get(METRIC_COLUMN), METRIC_COLUMN))
     scores = _wide_scores(table, models)
     final_ids = _generated_ids(table.unit, table.locs, tasks, ids, notes)
 
@@ -812,9 +826,15 @@ def _build_wide(table: _Table, listed: list[str] | None, listed_by: str) -> _Par
                 table.where2(keep[j], i),
                 f"task {key[0]!r}, instance {key[1]!r} appears with different texts",
             )
+        elif None not in (metrics[keep[j]], metrics[i]) and metrics[keep[j]] != metrics[i]:
+            _fail(
+                table.where2(keep[j], i),
+                f"task {key[0]!r}, instance {key[1]!r} appears with different metrics"
+                f" ({metrics[keep[j]]!r} and {metrics[i]!r})",
+            )
         instance[i] = j
     if len(keep) == len(tasks):
-        return _Parsed(texts, tasks, final_ids, splits, scores, models, notes)
+        return _Parsed(texts, tasks, final_ids, splits, scores, models, notes, metrics)
 
     n_models = len(models)
 
@@ -833,10 +853,12 @@ def _build_wide(table: _Table, listed: list[str] | None, listed_by: str) -> _Par
         f"merged {len(dup_rows)} duplicate row(s) with the same (task, instance_id)"
         f" into the first occurrence (e.g. {example})"
     )
-    for i in dup_rows:  # keep the first known split
+    for i in dup_rows:  # keep the first known split and metric
         j = keep[int(instance[i])]
         if splits[j] is None:
             splits[j] = splits[i]
+        if metrics[j] is None:
+            metrics[j] = metrics[i]
     return _Parsed(
         [texts[i] for i in keep],
         [tasks[i] for i in keep],
@@ -845,6 +867,7 @@ def _build_wide(table: _Table, listed: list[str] | None, listed_by: str) -> _Par
         flat.reshape(len(keep), n_models),
         models,
         notes,
+        [metrics[i] for i in keep],
     )
 
 
@@ -859,7 +882,7 @@ def _build_long(table: _Table, listed: list[str] | None, listed_by: str) -> _Par
         )
     notes: list[str] = []
     id_column = next((c for c in _ID_COLUMNS if c in columns), None)
-    ignored = [c for c in columns if c not in _LONG_COLUMNS]
+    ignored = [c for c in columns if c not in _LONG_COLUMNS and c != METRIC_COLUMN]
     ignored += [c for c in _ID_COLUMNS if c in columns and c != id_column]
     if ignored:
         notes.append(f"ignored column(s): {_listing(ignored)}")
@@ -891,6 +914,7 @@ def _build_long(table: _Table, listed: list[str] | None, listed_by: str) -> _Par
     tasks: list[str] = []
     ids: list[str | None] = []
     splits: list[str | None] = []
+    metrics: list[str | None] = []
     first_row: list[int] = []
     index: dict[tuple[str, str | None, str | None], int] = {}
     instance = np.empty(len(sub.rows), dtype=np.int64)
@@ -899,18 +923,29 @@ def _build_long(table: _Table, listed: list[str] | None, listed_by: str) -> _Par
         text = _cell_text(sub, k, row.get("text"), "text")
         iid = _cell_id(sub, k, row.get(id_column)) if id_column else None
         key = (task, iid, None) if iid is not None else (task, None, text)
+        metric = _cell_split(sub, k, row.get(METRIC_COLUMN), METRIC_COLUMN)
         j = index.setdefault(key, len(texts))
         if j == len(texts):
             texts.append(text)
             tasks.append(task)
             ids.append(iid)
             splits.append(_cell_split(sub, k, row.get("split")))
+            metrics.append(metric)
             first_row.append(k)
         elif texts[j] != text:
             _fail(
                 sub.where2(first_row[j], k),
                 f"task {task!r}, instance {iid!r} appears with different texts",
             )
+        elif metric is not None:
+            if metrics[j] is None:
+                metrics[j] = metric
+            elif metrics[j] != metric:
+                _fail(
+                    sub.where2(first_row[j], k),
+                    f"task {task!r}, instance {iid!r} appears with different metrics"
+                    f" ({metrics[j]!r} and {metric!r})",
+                )
         instance[k] = j
     final_ids = _generated_ids(sub.unit, [sub.locs[k] for k in first_row], tasks, ids, notes)
     n_models = len(models)
@@ -930,7 +965,7 @@ def _build_long(table: _Table, listed: list[str] | None, listed_by: str) -> _Par
             f" score (e.g. {sub.where2(*example)})"
         )
     return _Parsed(
-        texts, tasks, final_ids, splits, flat.reshape(len(texts), n_models), models, notes
+        texts, tasks, final_ids, splits, flat.reshape(len(texts), n_models), models, notes, metrics
     )
 
 
@@ -968,6 +1003,8 @@ class Benchmark:
         model_info: Per model, whatever is known about it (``size``, ``input_price``,
             ``output_price`` in USD per million tokens, ...); ``{}`` when unknown.
         splits: The ``split`` of each input in the source data (``None`` when unknown).
+        metrics: How each input is scored (the ``metric`` column, e.g. ``"em_mc"``,
+            ``"code_eval"``; ``None`` when unknown). :attr:`task_metrics` has one per task.
         threshold: Scores at or above it count as a success in :attr:`labels`.
         name: A short name for reports.
         notes: Human-readable reports of anything dropped, merged or ignored on the way.
@@ -981,6 +1018,7 @@ class Benchmark:
     scores: npt.NDArray[np.float32]
     model_info: dict[str, dict[str, Any]]
     splits: list[str | None]
+    metrics: list[str | None]
     threshold: float
     name: str
     notes: list[str]
@@ -998,6 +1036,7 @@ class Benchmark:
         name: str = "benchmark",
         notes: Iterable[str] = (),
         splits: Sequence[str | None] | None = None,
+        metrics: Sequence[str | None] | None = None,
     ) -> None:
         """Build and validate a benchmark.
 
@@ -1014,6 +1053,8 @@ class Benchmark:
             name: A short name for reports.
             notes: Reports of anything dropped or merged while building the data.
             splits: The source ``split`` of each input, if known.
+            metrics: How each input is scored (``None`` where unknown); all the inputs
+                of a task should share one.
 
         Raises:
             BenchmarkFormatError: If anything is inconsistent; the message names the
@@ -1094,6 +1135,15 @@ class Benchmark:
             if len(split_list) != n:
                 msg = f"got {n} texts but {len(split_list)} splits"
                 raise BenchmarkFormatError(msg)
+        metric_list: list[str | None] = [None] * n if metrics is None else list(metrics)
+        if len(metric_list) != n:
+            msg = f"got {n} texts but {len(metric_list)} metrics"
+            raise BenchmarkFormatError(msg)
+        for i, metric in enumerate(metric_list, 1):
+            if metric is not None and (not isinstance(metric, str) or not metric.strip()):
+                _fail(
+                    f"row {i}", f"metric must be a non-empty string or None, not {_short(metric)}"
+                )
 
         info: dict[str, dict[str, Any]] = {}
         for model in model_names:
@@ -1111,9 +1161,15 @@ class Benchmark:
         self.scores = matrix.astype(np.float32)
         self.model_info = info
         self.splits = split_list
+        self.metrics = metric_list
         self.threshold = _check_threshold(threshold)
         self.name = str(name)
         self.notes = [str(note) for note in notes]
+        mixed = [t for t, m in zip(task_names, self._task_metric_sets(), strict=True) if len(m) > 1]
+        if mixed:
+            self.notes.append(
+                f"task(s) {_listing(mixed)} mix several metrics: their metric counts as unknown"
+            )
 
     # ------------------------------------------------------------------ properties
 
@@ -1136,6 +1192,22 @@ class Benchmark:
     def tasks(self) -> list[str]:
         """The task name of each input."""
         return [self.task_names[k] for k in self.task_index.tolist()]
+
+    def _task_metric_sets(self) -> list[set[str]]:
+        sets: list[set[str]] = [set() for _ in self.task_names]
+        for k, metric in zip(self.task_index.tolist(), self.metrics, strict=True):
+            if metric is not None:
+                sets[k].add(metric)
+        return sets
+
+    @property
+    def task_metrics(self) -> list[str | None]:
+        """How each task is scored, in the order of :attr:`task_names`.
+
+        A task's metric is the one its inputs name; ``None`` when none names one or
+        they name several (reported in :attr:`notes`).
+        """
+        return [next(iter(m)) if len(m) == 1 else None for m in self._task_metric_sets()]
 
     @property
     def mask(self) -> npt.NDArray[np.bool_]:
@@ -1454,6 +1526,7 @@ class Benchmark:
             name=name,
             notes=parsed.notes,
             splits=parsed.splits,
+            metrics=parsed.metrics,
         )
 
     # ------------------------------------------------------------------ slicing
@@ -1485,6 +1558,7 @@ class Benchmark:
         new.texts = [self.texts[i] for i in row_list]
         new.instance_ids = [self.instance_ids[i] for i in row_list]
         new.splits = [self.splits[i] for i in row_list]
+        new.metrics = [self.metrics[i] for i in row_list]
         new.models = [self.models[j] for j in cols.tolist()]
         new.task_names = [self.task_names[k] for k in ordered.tolist()]
         new.task_index = remap[old_index]

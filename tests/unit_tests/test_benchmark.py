@@ -167,7 +167,12 @@ def test_reference(reference: Benchmark) -> None:
     check_expected(reference)
     assert reference.splits == ["train", "train", "test", "test"]
     assert reference.model_info == {m: {} for m in MODELS}
-    assert any("metric" in note for note in reference.notes)
+    # the metric column is read, not ignored; task geo mixes em and f1
+    assert reference.metrics == ["em", "em", "em", "f1"]
+    assert reference.task_metrics == ["em", None]
+    assert [n for n in reference.notes if "metric" in n] == [
+        "task(s) 'geo' mix several metrics: their metric counts as unknown"
+    ]
 
 
 @pytest.mark.parametrize(
@@ -198,7 +203,7 @@ def test_wide_csv(tmp_path: Path, reference: Benchmark, filename: str) -> None:
     bench = Benchmark.load(write_csv(tmp_path / filename, ROWS, WIDE_COLUMNS))
     check_expected(bench)
     assert_same(bench, reference)
-    assert any("metric" in note for note in bench.notes)
+    assert bench.task_metrics == ["em", None]
 
 
 def test_tsv(tmp_path: Path, reference: Benchmark) -> None:
@@ -334,7 +339,8 @@ def test_models_json_discovery_info_and_cost(tmp_path: Path) -> None:
     assert bench.model_cost("m3") is None
     with pytest.raises(UnknownModelError, match="nope"):
         bench.model_cost("nope")
-    assert any("metric" in n for n in bench.notes)
+    assert bench.task_metrics == ["em", None]  # models.json: metric is still no model
+    assert not any("ignored" in n and "metric" in n for n in bench.notes)
     # models= overrides the list (info still comes from models.json); a plain name list.
     only = Benchmark.load(tmp_path / "instances.jsonl", models=["m1"])
     assert only.models == ["m1"] and only.model_info["m1"] == {"input_price": 1.0}
@@ -846,3 +852,74 @@ def test_long_rows_without_ids_group_by_text() -> None:
     assert any("no score from any model" in n for n in bench.notes)
     with pytest.raises(BenchmarkFormatError, match="row 2: 'model' must be a string"):
         Benchmark.from_records([rows[0], {**rows[1], "model": 3}])
+
+
+# --------------------------------------------------------------------------- metrics
+
+
+# ROWS with one metric per task
+CLEAN = [dict(r, metric="em" if r["task"] == "arith" else "f1") for r in ROWS]
+
+
+def test_metrics_in_every_layout_and_through_slicing(tmp_path: Path) -> None:
+    long = [
+        {**r, "metric": m} for r, m in zip(to_long(CLEAN, MODELS), _long_metrics(), strict=True)
+    ]
+    columns = [*LONG_COLUMNS, "metric"]
+    for bench in (
+        Benchmark.load(write_jsonl(tmp_path / "w.jsonl", CLEAN)),
+        Benchmark.load(write_csv(tmp_path / "l.csv", long, columns)),
+        Benchmark.from_records(long),
+    ):
+        assert bench.metrics == ["em", "f1", "em", "f1"], bench
+        assert bench.task_metrics == ["em", "f1"]
+    ref = Benchmark.from_records(CLEAN)
+    assert ref.select_tasks(["geo"]).task_metrics == ["f1"]
+    assert ref.subset([3, 0]).metrics == ["f1", "em"]
+    train, test = ref.random_split(0.5, seed=0)
+    assert sorted(train.task_metrics + test.task_metrics) == ["em", "em", "f1", "f1"]
+    # a long file may name the metric on one of an input's rows only
+    sparse = [dict(r, metric=None) if r["model"] != "m1" else r for r in long]
+    assert Benchmark.from_records(sparse).metrics == ["em", "f1", "em", "f1"]
+
+
+def _long_metrics() -> list[str]:
+    return [r["metric"] for r in CLEAN for _ in MODELS]
+
+
+def test_unknown_and_mixed_metrics() -> None:
+    rows = [{k: v for k, v in r.items() if k != "metric"} for r in ROWS]
+    assert Benchmark.from_records(rows).task_metrics == [None, None]
+    mixed = [dict(r) for r in CLEAN]
+    mixed[2]["metric"] = "f1"  # arith now mixes em and f1
+    bench = Benchmark.from_records(mixed)
+    assert bench.task_metrics == [None, "f1"]
+    assert any("'arith'" in n and "several metrics" in n for n in bench.notes)
+    blank = [dict(r) for r in CLEAN]
+    blank[0]["metric"] = "  "  # empty: unknown, as for split
+    assert Benchmark.from_records(blank).metrics[0] is None
+
+
+def test_bad_metrics_are_errors(tmp_path: Path) -> None:
+    bad = [dict(r) for r in ROWS]
+    bad[1]["metric"] = 3
+    path = write_jsonl(tmp_path / "b.jsonl", bad)
+    expect_error(path, "line 2", "'metric' must be a string, got int")
+    long = [{**r, "metric": "em"} for r in to_long(ROWS, MODELS)]
+    long[1]["metric"] = "f1"  # input a1, second model row
+    with pytest.raises(BenchmarkFormatError, match="appears with different metrics"):
+        Benchmark.from_records(long)
+    dupes = [dict(ROWS[0]), dict(ROWS[0], metric="f1")]
+    with pytest.raises(BenchmarkFormatError, match=r"different metrics \('em' and 'f1'\)"):
+        Benchmark.from_records(dupes)
+    with pytest.raises(BenchmarkFormatError, match="metric must be a non-empty string"):
+        Benchmark(texts=["x"], tasks=["t"], scores=[[1.0]], models=["m"], metrics=[""])
+    with pytest.raises(BenchmarkFormatError, match="1 texts but 2 metrics"):
+        Benchmark(texts=["x"], tasks=["t"], scores=[[1.0]], models=["m"], metrics=["a", "b"])
+
+
+def test_llmrouter_metrics(llmrouter: Benchmark) -> None:
+    metrics = dict(zip(llmrouter.task_names, llmrouter.task_metrics, strict=True))
+    assert metrics["mbpp"] == metrics["human_eval"] == "code_eval"
+    assert metrics["math"] == metrics["agentverse-mgsm"] == "MATH"
+    assert sum(m == "em_mc" for m in metrics.values()) == 6
