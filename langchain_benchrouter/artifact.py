@@ -67,6 +67,7 @@ class Manifest(BaseModel):
     embedder: dict[str, Any]
     models: list[str] = Field(min_length=1)
     tasks: list[str]
+    task_metrics: list[str | None] | None = None
     model_info: dict[str, dict[str, Any]]
     score_threshold: float = Field(gt=0.0, le=1.0)
     arrays: dict[str, ArrayInfo]

@@ -39,6 +39,11 @@ class Selection:
         familiar: the task looked like ``likely_task`` itself, not merely a neighbour of it,
             so ``estimate`` is the benchmark's measured accuracy on ``likely_task`` and
             no margin was asked.
+        metric: the task's metric the caller named (``select_model(metric=...)``), or
+            ``None``.
+        metric_tasks: how many benchmark tasks share that metric; when the task is not
+            ``familiar``, ``estimate`` is what those tasks say (a random-effects estimate,
+            :mod:`~langchain_benchrouter.metric_prior`).
 
     Example:
         >>> sel = router.select_model(["What is 2 + 2?", "Solve x^2 = 4."])  # doctest: +SKIP
@@ -61,6 +66,8 @@ class Selection:
     abstained: bool = False
     likely_task: str | None = None
     familiar: bool = False
+    metric: str | None = None
+    metric_tasks: int = 0
 
     @property
     def scores(self) -> dict[str, float]:
@@ -87,6 +94,8 @@ class Selection:
             "abstained": self.abstained,
             "likely_task": self.likely_task,
             "familiar": self.familiar,
+            "metric": self.metric,
+            "metric_tasks": self.metric_tasks,
         }
 
 

@@ -55,6 +55,7 @@ from langchain_benchrouter.index import (
     NeighborIndex,
     Neighbors,
 )
+from langchain_benchrouter.metric_prior import MetricEstimate, metric_estimate, metric_posterior
 from langchain_benchrouter.predictors import (
     KNNCorrectnessPredictor,
     MLPCorrectnessPredictor,
@@ -273,6 +274,7 @@ class Router:
         self.labels_ = benchmark.labels.astype(np.float32)
         self.task_index_ = benchmark.task_index.astype(np.int64)
         self.task_names_ = list(benchmark.task_names)
+        self.task_metrics_: list[str | None] = list(benchmark.task_metrics)
         self.model_names_ = list(benchmark.models)
         self.model_info_ = {m: dict(benchmark.model_info.get(m, {})) for m in self.model_names_}
         self.task_accuracy_ = benchmark.task_accuracy().astype(np.float64)
@@ -320,7 +322,11 @@ class Router:
             )
             self.ref_u_, self.ref_p_ = self._reference_pairs()
             self.calibration_ = fit_calibration(
-                self.embeddings_, self.labels_, self.task_index_, self.task_accuracy_, self.index_
+                self.embeddings_,
+                self.labels_,
+                self.task_index_,
+                self.task_accuracy_,
+                self.index_,
             )
 
     def _reference_pairs(self) -> tuple[NDArray[np.float64], NDArray[np.float64]]:
@@ -423,6 +429,12 @@ class Router:
         return list(self.model_names_)
 
     @property
+    def metrics(self) -> list[str]:
+        """The metrics the benchmark's tasks are scored by (for ``select_model(metric=)``)."""
+        self._check_fitted()
+        return sorted({m for m in self.task_metrics_ if m is not None})
+
+    @property
     def best_model_on_average(self) -> str:
         """The model with the best mean per-task accuracy on the benchmark (BMA)."""
         self._check_fitted()
@@ -520,6 +532,7 @@ class Router:
         method: Method = DEFAULT_METHOD,
         models: Sequence[str] | None = None,
         p: Mapping[str, float] | Sequence[float] | None = None,
+        metric: str | None = None,
     ) -> Selection:
         """Choose one model for a task from a sample of its (unlabeled) inputs.
 
@@ -534,14 +547,27 @@ class Router:
             models: restrict the choice to these models.
             p: override the estimated predictor accuracy per model (evaluation's
                 "S3 with true p"; the paper's methods only).
+            metric: how the task is scored, one of :attr:`metrics` (e.g. ``"em_mc"``,
+                ``"code_eval"``, ``"MATH"`` on the bundled benchmark); the calibrated
+                methods only. For a task the benchmark does not contain, the estimate is
+                then what the benchmark tasks of that metric say, shrunk toward the
+                benchmark mean as much as those tasks disagree (a random-effects model,
+                :mod:`~langchain_benchrouter.metric_prior`), instead of the inputs' kNN
+                estimate (which carries little across tasks: docs/results.md).
 
         Returns:
             The :class:`~langchain_benchrouter.decisions.Selection`.
+
+        Raises:
+            RoutingInputError: unknown method or metric, a metric with the paper's
+                scores, or unusable inputs.
         """
         self._check_fitted()
         if method not in ("s1", "s2", "s3", "calibrated", "eb_select"):
             msg = f"unknown method {method!r}; use 'eb_select', 'calibrated', 's1', 's2' or 's3'"
             raise RoutingInputError(msg)
+        if metric is not None:
+            self._check_metric(metric, method)
         allowed = self._allowed(models)
         Q, nb = self._search(task_inputs, "task_inputs")
         g = self._proba(Q, nb)
@@ -569,7 +595,7 @@ class Router:
         }
         if method in ("calibrated", "eb_select"):
             # The paper's scores ride along in the Selection, for comparison and traces.
-            return self._select_calibrated(Q, nb, method, allowed, paper)
+            return self._select_calibrated(Q, nb, method, allowed, paper, metric)
         if method == "s3" and p_arr is None:
             msg = (
                 "S3 needs reference pairs from at least two benchmark tasks; this router was "
@@ -622,6 +648,7 @@ class Router:
         method: Method,
         allowed: NDArray[np.bool_] | None,
         paper: dict[str, dict[str, float]],
+        metric: str | None = None,
     ) -> Selection:
         """``calibrated`` / ``eb_select``: see :meth:`select_model`."""
         cal = self.calibration_
@@ -643,6 +670,7 @@ class Router:
             rows = np.sort(np.random.default_rng(0).choice(rows, MAX_INPUTS, replace=False))
         pvalue = same_distribution_pvalue(Q, np.asarray(self.embeddings_[rows], np.float32))
         familiar = bool(pvalue >= FAMILIAR_PVALUE)
+        by_metric: MetricEstimate | None = None
         if familiar:
             own = self.task_accuracy_[like]
             est = np.where(np.isnan(own), self.model_prior_, own)
@@ -651,16 +679,34 @@ class Router:
             scored = ~np.isnan(own) if allowed is None else allowed & ~np.isnan(own)
             if scored.any():
                 allowed = scored
+        elif metric is not None:
+            by_metric = metric_estimate(self.task_accuracy_, self.task_metrics_, metric, self.bma_)
+            est = by_metric.accuracy
         else:
             est = self._calibrated_proba(nb, cal.task_k, cal.task_prior).mean(axis=0)
-        delta = 0.0 if familiar else cal.delta
+        # No tuned margin for the metric's estimate: its shrinkage is the guard, and a
+        # margin cannot be tuned leave-one-task-out when a metric has two tasks (the
+        # inner folds of one hold no other task of its metric).
+        delta = 0.0 if familiar or by_metric is not None else cal.delta
         if method == "eb_select" and n_labeled:
             y = self.labels_[labeled].astype(np.float64)
-            est = beta_binomial_mean(
-                np.nansum(y, axis=0), (~np.isnan(y)).sum(axis=0).astype(np.float64), est, cal.a0
-            )
-            delta = cal.delta_labeled
-        abstain = bool(n_labeled == 0 and len(self.ref_u_) and u > float(np.max(self.ref_u_)))
+            if by_metric is not None:
+                # The metric's prior has a variance of its own: a conjugate update, nothing
+                # tuned (and no margin, as without labels).
+                est = metric_posterior(by_metric, y)
+            else:
+                est = beta_binomial_mean(
+                    np.nansum(y, axis=0), (~np.isnan(y)).sum(axis=0).astype(np.float64), est, cal.a0
+                )
+                delta = cal.delta_labeled
+        # Far from every benchmark task the inputs' kNN estimate is not to be trusted;
+        # the metric's estimate does not rest on the inputs' neighbours.
+        abstain = bool(
+            n_labeled == 0
+            and by_metric is None
+            and len(self.ref_u_)
+            and u > float(np.max(self.ref_u_))
+        )
         if abstain:
             chosen = cand = bma
             why = (
@@ -687,12 +733,23 @@ class Router:
             else:
                 why += f", more than {delta:g} above the best model on average {names[bma]}"
             if method == "eb_select" and n_labeled:
-                why += f" ({n_labeled} labelled inputs pooled with prior strength {cal.a0:g})"
+                how = (
+                    "by the conjugate normal update of the metric's estimate"
+                    if by_metric is not None
+                    else f"with prior strength {cal.a0:g}"
+                )
+                why += f" ({n_labeled} labelled inputs pooled {how})"
             elif familiar:
                 why += (
                     f"; its inputs look like those of benchmark task {self.task_names_[like]!r}"
                     f" (two-sample p = {pvalue:.2f}), so the benchmark's accuracy on that task"
                     " is the estimate and no margin is asked"
+                )
+            if by_metric is not None and not familiar:
+                why += (
+                    f"; the estimate is what the {by_metric.n_tasks} benchmark task(s) scored by"
+                    f" {metric!r} say (weight {by_metric.weight[cand]:.2f} against the benchmark"
+                    " mean)"
                 )
             why += f" (u = {u:.3f} over {n} inputs)"
         return Selection(
@@ -712,7 +769,29 @@ class Router:
             abstained=abstain,
             likely_task=self.task_names_[like],
             familiar=familiar,
+            metric=metric,
+            metric_tasks=sum(m == metric for m in self.task_metrics_) if metric else 0,
         )
+
+    def _check_metric(self, metric: object, method: str) -> None:
+        """A metric must be one the benchmark's tasks are scored by, for a calibrated method."""
+        if not isinstance(metric, str) or not metric.strip():
+            msg = f"metric must be a non-empty string, got {metric!r}"
+            raise RoutingInputError(msg)
+        if method not in ("calibrated", "eb_select"):
+            msg = (
+                "metric= applies to the calibrated methods ('eb_select', 'calibrated'),"
+                f" not {method!r}"
+            )
+            raise RoutingInputError(msg)
+        if metric not in self.task_metrics_:
+            known = self.metrics
+            where = f"known metrics: {known}" if known else "this router's benchmark names none"
+            msg = (
+                f"no benchmark task is scored by metric {metric!r} ({where}); pass metric=None"
+                " to select from the inputs alone"
+            )
+            raise RoutingInputError(msg)
 
     def _bma_within(self, allowed: NDArray[np.bool_] | None) -> int:
         """The best model on average, or the best allowed one when it is excluded."""
@@ -852,6 +931,7 @@ class Router:
             "embedder": {"name": self.embedder_.name, "dimension": int(self.embeddings_.shape[1])},
             "models": self.model_names_,
             "tasks": self.task_names_,
+            "task_metrics": self.task_metrics_,
             "model_info": self.model_info_,
             "score_threshold": self.score_threshold_,
         }
@@ -916,6 +996,11 @@ class Router:
                 raise ArtifactError(msg)
         router.embeddings_, router.labels_, router.task_index_ = X, Y, ti
         router.task_names_, router.model_names_ = list(manifest.tasks), list(manifest.models)
+        metrics = [None] * n_tasks if manifest.task_metrics is None else manifest.task_metrics
+        if len(metrics) != n_tasks or any(m is not None and not m.strip() for m in metrics):
+            msg = f"{path}: inconsistent artifact (task_metrics: one non-empty name or null a task)"
+            raise ArtifactError(msg)
+        router.task_metrics_ = list(metrics)
         router.model_info_ = {m: dict(manifest.model_info.get(m, {})) for m in router.model_names_}
         router.task_accuracy_ = arrays["task_accuracy"]
         router.score_threshold_ = manifest.score_threshold

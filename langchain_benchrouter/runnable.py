@@ -488,6 +488,7 @@ class RouterRunnable(RunnableSerializable[LanguageModelInput, Any]):
         sample_inputs: Sequence[Any],
         *,
         method: Literal["eb_select", "calibrated", "s1", "s2", "s3"] | None = None,
+        metric: str | None = None,
     ) -> RouterRunnable:
         """Select one model for a whole task from a sample of its inputs.
 
@@ -496,13 +497,16 @@ class RouterRunnable(RunnableSerializable[LanguageModelInput, Any]):
                 tens to hundreds work best.
             method: the task-level method; ``None`` (default) uses the router's default
                 (``"eb_select"``); the paper's scores are ``"s3"``, ``"s2"`` and ``"s1"``.
+            metric: how the task is scored, one of ``router.metrics`` (e.g.
+                ``"code_eval"``): the benchmark tasks scored the same way then inform the
+                choice (:meth:`Router.select_model`).
 
         Returns:
             A router pinned to the selected model, with the
             :class:`~langchain_benchrouter.decisions.Selection` in :attr:`selection`.
 
         Raises:
-            RoutingInputError: no inputs, or an input without text.
+            RoutingInputError: no inputs, an input without text, or an unknown metric.
         """
         if isinstance(sample_inputs, str):
             msg = "sample_inputs must be a list of inputs, got a single string (wrap it in a list)"
@@ -512,9 +516,9 @@ class RouterRunnable(RunnableSerializable[LanguageModelInput, Any]):
             msg = f"sample_inputs {empty} have no text to route on ({self.routing_scope})"
             raise RoutingInputError(msg)
         sel = (
-            self.router.select_model(texts, models=self._allowed)
+            self.router.select_model(texts, models=self._allowed, metric=metric)
             if method is None
-            else self.router.select_model(texts, method=method, models=self._allowed)
+            else self.router.select_model(texts, method=method, models=self._allowed, metric=metric)
         )
         return self._replace(selection=sel, mode="per_task")
 
