@@ -78,7 +78,7 @@ def _looks_like(routes: Routes, i: int) -> str:
 def _cmd_route(args: argparse.Namespace, console: Console) -> int:
     router = Router.load(args.router_dir, embedder=_embedder_arg(args.embedder))
     if args.task:
-        sel = router.select_model(args.texts, method=args.method)
+        sel = router.select_model(args.texts, method=args.method, metric=args.metric)
         console.print(_selection_table(sel, f"selection for {len(args.texts)} task inputs"))
         console.print(f"[bold]chosen:[/bold] {sel.model}\n{sel.why}")
         return 0
@@ -452,6 +452,12 @@ def build_parser() -> argparse.ArgumentParser:
         choices=["eb_select", "calibrated", "s1", "s2", "s3"],
         default="eb_select",
         help="task-level method with --task (default: eb_select; the paper's: s1, s2, s3)",
+    )
+    route.add_argument(
+        "--metric",
+        default=None,
+        help="with --task: how the task is scored, one of the benchmark's metrics"
+        " (e.g. em_mc, code_eval, MATH, f1_score on the bundled data)",
     )
     route.add_argument("--embedder", default=None)
     route.set_defaults(func=_cmd_route)

@@ -92,12 +92,16 @@ METHODS: tuple[str, ...] = (
     "s3_true_p",
     "calibrated",
     "eb_select",
+    "eb_select_text",
     "per_instance",
     "route_calibrated",
 )
 """Every method the harness can report, in table order (``task_best_train`` only exists
 in protocols whose test tasks have training rows, e.g. ``"random-split"``;
-``labels_best`` only with labelled inputs of the test task, ``labeled_per_task`` > 0)."""
+``labels_best`` only with labelled inputs of the test task, ``labeled_per_task`` > 0).
+``calibrated`` and ``eb_select`` are told the test task's metric when the benchmark
+names one that a training task shares (``select_model(metric=...)``);
+``eb_select_text`` is ``eb_select`` from the inputs alone."""
 
 PER_INPUT_METHODS: tuple[str, ...] = ("per_instance", "route_calibrated")
 """Methods that pick one model per input (not bounded by the per-task ``oracle``)."""
@@ -509,14 +513,15 @@ def _score_task(
     labels: NDArray[np.float64],
     costs: NDArray[np.float64],
     train_best: int | None = None,
+    metric: str | None = None,
 ) -> _Outcome:
     """Run every method on one held-out task and score the choices."""
     if not MEMO_SEARCH:
-        return _run_methods(router, texts, scores, labels, costs, train_best)
+        return _run_methods(router, texts, scores, labels, costs, train_best, metric)
     index = router.index_
     router.index_ = _MemoSearch(index)  # type: ignore[assignment]
     try:
-        return _run_methods(router, texts, scores, labels, costs, train_best)
+        return _run_methods(router, texts, scores, labels, costs, train_best, metric)
     finally:
         router.index_ = index
 
@@ -528,6 +533,7 @@ def _run_methods(
     labels: NDArray[np.float64],
     costs: NDArray[np.float64],
     train_best: int | None = None,
+    metric: str | None = None,
 ) -> _Outcome:
     names = router.model_names
     acc = _col_mean(scores)
@@ -554,8 +560,18 @@ def _run_methods(
         texts, method="s3", models=allowed, p=p_fill.tolist()
     ).model
     selected["random"] = None
-    for meth in ("calibrated", "eb_select"):
-        selected[meth] = router.select_model(texts, method=meth, models=allowed).model  # type: ignore[arg-type]
+    if metric is not None and metric not in router.task_metrics_:
+        metric = None  # no training task is scored by it: the inputs alone
+    calibrated = {
+        meth: router.select_model(texts, method=how, models=allowed, metric=m)  # type: ignore[arg-type]
+        for meth, how, m in (
+            ("calibrated", "calibrated", metric),
+            ("eb_select", "eb_select", metric),
+            ("eb_select_text", "eb_select", None),
+        )
+    }
+    for meth, s in calibrated.items():
+        selected[meth] = s.model
     if train_best is not None:
         selected["task_best_train"] = names[train_best]
     user = router.task_index_ < 0
@@ -587,7 +603,13 @@ def _run_methods(
     g_route = router.predict_calibrated(texts, level="route")
     ece = {m: ece_knn for m in ("s1", "s2", "s3", "s3_true_p", "per_instance")}
     ece_task = expected_calibration_error(g_task[:, cand_cols], labels[:, cand_cols], ECE_BINS)
-    ece["calibrated"] = ece["eb_select"] = ece_task
+    for meth, s in calibrated.items():
+        if s.metric is None or s.familiar:
+            ece[meth] = ece_task
+        else:  # the metric's estimate: one predicted accuracy per model for every input
+            est = np.asarray([s.estimate[m] for m in names], dtype=np.float64)
+            tiled = np.broadcast_to(est, labels.shape)[:, cand_cols]
+            ece[meth] = expected_calibration_error(tiled, labels[:, cand_cols], ECE_BINS)
     ece["route_calibrated"] = expected_calibration_error(
         g_route[:, cand_cols], labels[:, cand_cols], ECE_BINS
     )
@@ -879,6 +901,7 @@ def evaluate(
     start = time.perf_counter()
     fit_s = 0.0
     routers: dict[int, Router] = {}
+    task_metrics = benchmark.task_metrics
     for f, task, rows in groups:
         if f not in routers:
             routers.clear()
@@ -895,6 +918,7 @@ def evaluate(
         train_best = (
             None if train_acc is None or np.isnan(train_acc).all() else int(np.nanargmax(train_acc))
         )
+        task_metric = task_metrics[int(benchmark.task_index[rows[0]])]
         for n in shots:
             runs = []
             for r in range(1 if n == 0 else repeats):
@@ -915,6 +939,7 @@ def evaluate(
                         labels_all[rows[keep]],
                         costs,
                         train_best,
+                        task_metric,
                     )
                 )
                 done += 1

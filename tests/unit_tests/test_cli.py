@@ -30,6 +30,7 @@ def data_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
                 "instance_id": bench.instance_ids[i],
                 "task": bench.task_names[bench.task_index[i]],
                 "text": bench.texts[i],
+                "metric": bench.metrics[i],
             }
             for j, m in enumerate(bench.models):
                 v = float(bench.scores[i, j])
@@ -178,6 +179,15 @@ def test_fit_then_route(data_dir: Path, tmp_path: Path, capsys: pytest.CaptureFi
     assert "chosen:" in out
     chosen = out.split("chosen:")[1].split()[0]
     assert chosen in models
+    # the task's metric (mbpp is the slice's code_eval task)
+    assert main(["route", str(router_dir), "--task", "def f(x):", "--metric", "code_eval"]) == 0
+    # three tasks, three metrics: no two tasks to measure agreement, weight 0
+    said = " ".join(capsys.readouterr().out.split())
+    assert "1 benchmark task(s) scored by 'code_eval' say (weight 0.00" in said
+    assert main(["route", str(router_dir), "--task", "def f(x):", "--metric", "nope"]) == 2
+    err = capsys.readouterr().err
+    _one_line_error(err)
+    assert "metric 'nope'" in err and "code_eval" in err
 
 
 def test_demo_runs_on_a_small_benchmark(data_dir: Path, capsys: pytest.CaptureFixture[str]) -> None:

@@ -145,6 +145,36 @@ def test_s3_true_p_uses_the_true_predictor_accuracy(
         assert 0.0 < task.p_true < 1.0
 
 
+def test_the_held_out_tasks_metric_reaches_the_calibrated_methods(
+    bench: Benchmark, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    held = {t: bench.select_tasks([t]) for t in bench.task_names}
+    metric_of = dict(zip(bench.task_names, bench.task_metrics, strict=True))
+    calls: dict[str, set[str | None]] = {t: set() for t in held}
+    original = Router.select_model
+
+    def spy(self: Router, texts: Sequence[str], **kw: Any) -> Any:
+        task = next(t for t, h in held.items() if h.texts == list(texts))
+        if kw.get("method") in ("calibrated", "eb_select"):
+            calls[task].add(kw.get("metric"))
+        return original(self, texts, **kw)
+
+    monkeypatch.setattr(Router, "select_model", spy)
+    res = evaluate(bench, embedder="hashing", cache_dir=False, cost_curve=False)
+    # mbpp and human_eval share code_eval, mmlu and commonsense_qa em_mc; gsm8k's
+    # metric is no other task's: the inputs alone
+    for task in ("mbpp", "human_eval", "mmlu", "commonsense_qa"):
+        assert calls[task] == {metric_of[task], None}, task  # None: eb_select_text
+    assert calls["gsm8k"] == {None}
+    by_task = {t.task: t for t in res.tasks}
+    assert by_task["gsm8k"].selected["eb_select"] == by_task["gsm8k"].selected["eb_select_text"]
+    # human_eval held out: mbpp, the one other code_eval task, speaks for it
+    train = bench.drop_tasks(["human_eval"])
+    router = Router(embedder="hashing", cache_dir=False).fit(train)
+    sel = router.select_model(held["human_eval"].texts, metric="code_eval")
+    assert by_task["human_eval"].selected["eb_select"] == sel.model
+
+
 def test_few_shot_sweep_scores_the_unlabelled_rest(bench: Benchmark) -> None:
     kw: dict[str, Any] = {"embedder": "hashing", "cache_dir": False, "cost_curve": False}
     bench = bench.select_tasks(TASKS[:3])
