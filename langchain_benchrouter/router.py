@@ -731,7 +731,8 @@ class Router:
                     " keeping the best model on average"
                 )
             else:
-                why += f", more than {delta:g} above the best model on average {names[bma]}"
+                above = f"more than {delta:g} above" if delta > 0 else "above"
+                why += f", {above} the best model on average {names[bma]} ({est[bma]:.3f})"
             if method == "eb_select" and n_labeled:
                 how = (
                     "by the conjugate normal update of the metric's estimate"
