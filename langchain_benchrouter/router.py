@@ -322,11 +322,7 @@ class Router:
             )
             self.ref_u_, self.ref_p_ = self._reference_pairs()
             self.calibration_ = fit_calibration(
-                self.embeddings_,
-                self.labels_,
-                self.task_index_,
-                self.task_accuracy_,
-                self.index_,
+                self.embeddings_, self.labels_, self.task_index_, self.task_accuracy_, self.index_
             )
 
     def _reference_pairs(self) -> tuple[NDArray[np.float64], NDArray[np.float64]]:
@@ -553,7 +549,9 @@ class Router:
                 then what the benchmark tasks of that metric say, shrunk toward the
                 benchmark mean as much as those tasks disagree (a random-effects model,
                 :mod:`~langchain_benchrouter.metric_prior`), instead of the inputs' kNN
-                estimate (which carries little across tasks: docs/results.md).
+                estimate (which carries little across tasks: docs/results.md). A task the
+                benchmark contains (``Selection.familiar``) is still decided by the
+                benchmark's own accuracy on it.
 
         Returns:
             The :class:`~langchain_benchrouter.decisions.Selection`.
@@ -999,7 +997,9 @@ class Router:
         router.task_names_, router.model_names_ = list(manifest.tasks), list(manifest.models)
         metrics = [None] * n_tasks if manifest.task_metrics is None else manifest.task_metrics
         if len(metrics) != n_tasks or any(m is not None and not m.strip() for m in metrics):
-            msg = f"{path}: inconsistent artifact (task_metrics: one non-empty name or null a task)"
+            msg = (
+                f"{path}: inconsistent artifact (task_metrics: one non-empty name or null per task)"
+            )
             raise ArtifactError(msg)
         router.task_metrics_ = list(metrics)
         router.model_info_ = {m: dict(manifest.model_info.get(m, {})) for m in router.model_names_}
