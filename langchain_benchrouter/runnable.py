@@ -243,8 +243,13 @@ class RouterRunnable(RunnableSerializable[LanguageModelInput, Any]):
             for inputs whose routing failed or timed out (otherwise the
             :class:`~langchain_benchrouter.errors.RoutingError` is raised).
         mode: ``"per_input"`` (default) or ``"per_task"`` (use :attr:`selection`, made by
-            :meth:`for_task`; without one, one S3 selection over each call's inputs).
+            :meth:`for_task`; without one, one selection by the router's default method
+            over each call's inputs).
         selection: the pinned per-task decision (set by :meth:`for_task`).
+        task_metric: how the task is scored, one of ``router.metrics``, for per-task
+            selection (:meth:`for_task` without ``metric=``, and ``mode="per_task"``
+            without a selection): the benchmark tasks scored the same way then speak
+            for the task (:meth:`Router.select_model`).
         cost_weight: points of predicted correctness one unit of cost is worth.
         costs: cost per call of each model.
         token_costs: cost per token of each model (times the input's estimated tokens
@@ -300,6 +305,7 @@ class RouterRunnable(RunnableSerializable[LanguageModelInput, Any]):
     default_model: str | None = None
     mode: Mode = "per_input"
     selection: SkipValidation[Selection | None] = None
+    task_metric: str | None = None
     cost_weight: float = Field(default=0.0, ge=0.0)
     costs: dict[str, float] | None = None
     token_costs: dict[str, float] | None = None
@@ -354,6 +360,12 @@ class RouterRunnable(RunnableSerializable[LanguageModelInput, Any]):
             if name is not None and name not in self.models:
                 msg = f"{what} {name!r} is not one of the configured models {list(self.models)}"
                 raise UnknownModelError(msg)
+        if self.task_metric is not None and self.task_metric not in self.router.metrics:
+            msg = (
+                f"task_metric {self.task_metric!r} is not a metric of the router's benchmark"
+                f" (known: {self.router.metrics})"
+            )
+            raise RoutingInputError(msg)
         for what, table in (("costs", self.costs), ("token_costs", self.token_costs)):
             if table and (unknown := [m for m in table if m not in self.models]):
                 msg = f"{what} name unknown model(s) {unknown}"
@@ -499,7 +511,7 @@ class RouterRunnable(RunnableSerializable[LanguageModelInput, Any]):
                 (``"eb_select"``); the paper's scores are ``"s3"``, ``"s2"`` and ``"s1"``.
             metric: how the task is scored, one of ``router.metrics`` (e.g.
                 ``"code_eval"``): the benchmark tasks scored the same way then inform the
-                choice (:meth:`Router.select_model`).
+                choice (:meth:`Router.select_model`). Default: :attr:`task_metric`.
 
         Returns:
             A router pinned to the selected model, with the
@@ -515,6 +527,7 @@ class RouterRunnable(RunnableSerializable[LanguageModelInput, Any]):
         if empty := [i for i, t in enumerate(texts) if not t]:
             msg = f"sample_inputs {empty} have no text to route on ({self.routing_scope})"
             raise RoutingInputError(msg)
+        metric = self.task_metric if metric is None else metric
         sel = (
             self.router.select_model(texts, models=self._allowed, metric=metric)
             if method is None
@@ -687,7 +700,7 @@ class RouterRunnable(RunnableSerializable[LanguageModelInput, Any]):
         self, mode: Mode, inputs: list[Any], texts: list[str], weight: float
     ) -> list[_Decision]:
         if mode == "per_task":
-            sel = self.router.select_model(texts, models=self._allowed)
+            sel = self.router.select_model(texts, models=self._allowed, metric=self.task_metric)
             return [self._pinned(sel) for _ in texts]  # one object per input: attempts differ
         return self._route(inputs, texts, weight)
 

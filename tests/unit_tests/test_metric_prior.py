@@ -250,3 +250,24 @@ def test_for_task_passes_the_metric(metric_router: Any) -> None:
     assert out.response_metadata["benchrouter"]["model"] == "b"
     with pytest.raises(RoutingInputError, match="metric 'nope'"):
         llm.for_task(new, metric="nope")
+
+
+def test_runnable_task_metric_drives_per_task_selection(metric_router: Any) -> None:
+    from test_runnable_support import FakeChat
+
+    from langchain_benchrouter.runnable import RouterRunnable
+
+    router, new = metric_router
+    models = {m: FakeChat(label=m) for m in router.model_names}
+    llm = RouterRunnable(router=router, models=models, mode="per_task", task_metric="math")
+    outs = llm.batch(new[:10])
+    picked = {o.response_metadata["benchrouter"]["model"] for o in outs}
+    assert picked == {router.select_model(new[:10], metric="math").model} == {"b"}
+    assert outs[0].response_metadata["benchrouter"]["metric"] == "math"
+    pinned = llm.for_task(new)  # for_task defaults to the runnable's task_metric
+    assert pinned.selection == router.select_model(new, metric="math")
+    assert llm.for_task(new, metric="mc").selection == router.select_model(new, metric="mc")
+    plain = RouterRunnable(router=router, models=models, mode="per_task")
+    assert plain.for_task(new).selection == router.select_model(new)
+    with pytest.raises(RoutingInputError, match=r"task_metric 'nope'.*known"):
+        RouterRunnable(router=router, models=models, task_metric="nope")
