@@ -563,13 +563,14 @@ def _run_methods(
     if metric is not None and metric not in router.task_metrics_:
         metric = None  # no training task is scored by it: the inputs alone
     calibrated = {
-        meth: router.select_model(texts, method=how, models=allowed, metric=m)  # type: ignore[arg-type]
-        for meth, how, m in (
-            ("calibrated", "calibrated", metric),
-            ("eb_select", "eb_select", metric),
-            ("eb_select_text", "eb_select", None),
-        )
+        meth: router.select_model(texts, method=meth, models=allowed, metric=metric)
+        for meth in ("calibrated", "eb_select")
     }
+    calibrated["eb_select_text"] = (
+        calibrated["eb_select"]
+        if metric is None  # the same call
+        else router.select_model(texts, method="eb_select", models=allowed)
+    )
     for meth, s in calibrated.items():
         selected[meth] = s.model
     if train_best is not None:
