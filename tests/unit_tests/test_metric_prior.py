@@ -74,7 +74,7 @@ def test_metric_estimate_handles_unscored_models() -> None:
     est = metric_estimate(acc, metrics, "math", bma=0)
     assert np.isfinite(est.accuracy).all()
     assert est.n_tasks == 1
-    # a model scored nowhere but on the bma's missing rows is never preferred
+    # a model never scored anywhere gets gain -1: never preferred
     acc2 = np.array([[0.9, np.nan], [0.8, np.nan]])
     est2 = metric_estimate(acc2, ["mc", "mc"], "mc", bma=0)
     assert est2.accuracy[1] == 0.0 and est2.accuracy[0] > 0
