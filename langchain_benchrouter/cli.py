@@ -132,6 +132,18 @@ def _cmd_demo(args: argparse.Namespace, console: Console) -> int:
         f"best on average: {sel.bma} ({true_acc[sel.bma]:.3f}); "
         f"oracle: {best} ({true_acc[best]:.3f})"
     )
+    metric = held.task_metrics[0]
+    if metric is not None and metric in router.metrics:
+        told = router.select_model(held.texts, metric=metric)
+        console.print(
+            f"[bold]told the task's metric {metric!r}, {told.method} chose[/bold] {told.model} "
+            f"(true accuracy {true_acc[told.model]:.3f}): {told.why}"
+        )
+    elif metric is not None:
+        console.print(
+            f"the task's metric {metric!r} scores no other benchmark task: its inputs alone"
+            " decide (hold out a task whose metric another task shares to see metric= at work)"
+        )
     full = Router(embedder=_embedder_arg(args.embedder)).fit(bench)
     routes = full.route(DEMO_PROMPTS)
     table = Table(title="per-input routing (router fitted on all tasks)")

@@ -193,5 +193,7 @@ def test_fit_then_route(data_dir: Path, tmp_path: Path, capsys: pytest.CaptureFi
 def test_demo_runs_on_a_small_benchmark(data_dir: Path, capsys: pytest.CaptureFixture[str]) -> None:
     assert main(["demo", "--data", str(data_dir), "--embedder", "hashing", "--task", "mbpp"]) == 0
     out = capsys.readouterr().out
+    # the slice's three tasks have three metrics: mbpp's code_eval is no other task's
+    assert "the task's metric 'code_eval' scores no other benchmark task" in " ".join(out.split())
     assert "S3 (paper) chose" in out and "eb_select (default) chose" in out
     assert "per-input routing" in out
