@@ -511,7 +511,8 @@ class RouterRunnable(RunnableSerializable[LanguageModelInput, Any]):
                 (``"eb_select"``); the paper's scores are ``"s3"``, ``"s2"`` and ``"s1"``.
             metric: how the task is scored, one of ``router.metrics`` (e.g.
                 ``"code_eval"``): the benchmark tasks scored the same way then inform the
-                choice (:meth:`Router.select_model`). Default: :attr:`task_metric`.
+                choice (:meth:`Router.select_model`). Default: :attr:`task_metric` (for
+                the calibrated methods; the paper's scores take no metric).
 
         Returns:
             A router pinned to the selected model, with the
@@ -527,7 +528,8 @@ class RouterRunnable(RunnableSerializable[LanguageModelInput, Any]):
         if empty := [i for i, t in enumerate(texts) if not t]:
             msg = f"sample_inputs {empty} have no text to route on ({self.routing_scope})"
             raise RoutingInputError(msg)
-        metric = self.task_metric if metric is None else metric
+        if metric is None and method in (None, "eb_select", "calibrated"):
+            metric = self.task_metric  # the paper's scores take no metric
         sel = (
             self.router.select_model(texts, models=self._allowed, metric=metric)
             if method is None

@@ -267,6 +267,10 @@ def test_runnable_task_metric_drives_per_task_selection(metric_router: Any) -> N
     pinned = llm.for_task(new)  # for_task defaults to the runnable's task_metric
     assert pinned.selection == router.select_model(new, metric="math")
     assert llm.for_task(new, metric="mc").selection == router.select_model(new, metric="mc")
+    # the paper's scores take no metric: the runnable's default does not reach them...
+    assert llm.for_task(new, method="s3").selection == router.select_model(new, method="s3")
+    with pytest.raises(RoutingInputError, match="calibrated methods"):
+        llm.for_task(new, method="s3", metric="math")  # ...an explicit one is an error
     plain = RouterRunnable(router=router, models=models, mode="per_task")
     assert plain.for_task(new).selection == router.select_model(new)
     with pytest.raises(RoutingInputError, match=r"task_metric 'nope'.*known"):
