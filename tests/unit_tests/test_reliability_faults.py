@@ -40,6 +40,9 @@ from langchain_benchrouter.router import Router
 from langchain_benchrouter.runnable import DECISION_ATTR, RouterRunnable, error_decision
 
 HANG = 10.0  # seconds a "hanging" fake waits at most (released at the end of each test)
+# model_timeout of the hang tests: long enough for the fallback model to answer on a loaded
+# 2-core CI machine (0.2 s once was not, in the agent test's async path).
+HANG_TIMEOUT = 1.0
 
 
 class SwitchableEmbedder:
@@ -254,8 +257,8 @@ async def test_hung_model_times_out_then_falls_back(
     order = ranking(router, MATH_Q)
     models: dict[str, Any] = {m: echo(m) for m in MODELS}
     models[order[0]] = hanging(release)
-    strict = RouterRunnable(router=router, models=models, model_timeout=0.2)
-    with pytest.raises(ModelTimeoutError, match=r"model_timeout=0\.2") as info:
+    strict = RouterRunnable(router=router, models=models, model_timeout=HANG_TIMEOUT)
+    with pytest.raises(ModelTimeoutError, match=r"model_timeout=1\.0") as info:
         strict.invoke(MATH_Q)
     assert isinstance(info.value, TimeoutError)
     assert error_decision(info.value)["model"] == order[0]  # type: ignore[index]
@@ -269,7 +272,7 @@ async def test_hung_model_times_out_then_falls_back(
     assert isinstance(batch[0], ModelTimeoutError)
     assert isinstance(batch[1], AIMessage)
 
-    llm = RouterRunnable(router=router, models=models, model_timeout=0.2, fallbacks=1)
+    llm = RouterRunnable(router=router, models=models, model_timeout=HANG_TIMEOUT, fallbacks=1)
     outs = [
         llm.invoke(MATH_Q),
         await llm.ainvoke(MATH_Q),

@@ -28,6 +28,11 @@ class HangingChat(FakeChat):
         return super()._generate(messages, *args, **kwargs)
 
 
+# Long enough for a fallback model to answer on a loaded 2-core CI machine (0.2 s once
+# was not, in the async agent path); the hanging model blocks until released.
+TIMEOUT = 1.0
+
+
 @pytest.fixture(scope="module")
 def router() -> Router:
     return make_router()
@@ -56,14 +61,14 @@ async def test_agent_model_timeout_falls_back(router: Router, release: threading
     models = fakes()
     models[MATH] = HangingChat(label=MATH, release=release)
     strict = create_agent(
-        model=FakeChat(), middleware=[RouterMiddleware(router, models, model_timeout=0.2)]
+        model=FakeChat(), middleware=[RouterMiddleware(router, models, model_timeout=TIMEOUT)]
     )
     with pytest.raises(ModelTimeoutError) as info:
         strict.invoke({"messages": [HumanMessage(MATH_Q)]})
     assert error_decision(info.value)["model"] == MATH  # type: ignore[index]
     agent = create_agent(
         model=FakeChat(),
-        middleware=[RouterMiddleware(router, models, model_timeout=0.2, fallbacks=1)],
+        middleware=[RouterMiddleware(router, models, model_timeout=TIMEOUT, fallbacks=1)],
     )
     for state in (
         agent.invoke({"messages": [HumanMessage(MATH_Q)]}),
