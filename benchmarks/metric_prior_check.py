@@ -28,6 +28,7 @@ import numpy as np
 from numpy.typing import NDArray
 
 from langchain_benchrouter import Benchmark
+from langchain_benchrouter.calibration import select_with_margin
 from langchain_benchrouter.metric_prior import metric_estimate, metric_posterior
 
 F64 = NDArray[np.float64]
@@ -63,8 +64,7 @@ def _loto(
                 chosen = bma
             else:
                 est = metric_posterior(prior, y[lab]) if labeled else prior.accuracy
-                best = int(np.argmax(est))
-                chosen = best if est[best] > est[bma] else bma
+                chosen = select_with_margin(est, bma, 0.0, None)[0]  # as the router does
             runs.append(float(truth[chosen]))
         per_task.append(float(np.mean(runs)))
     return float(np.mean(per_task))
