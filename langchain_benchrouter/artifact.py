@@ -68,6 +68,7 @@ class Manifest(BaseModel):
     models: list[str] = Field(min_length=1)
     tasks: list[str]
     task_metrics: list[str | None] | None = None
+    lexical: dict[str, Any] | None = None
     model_info: dict[str, dict[str, Any]]
     score_threshold: float = Field(gt=0.0, le=1.0)
     arrays: dict[str, ArrayInfo]

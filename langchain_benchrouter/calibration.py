@@ -418,7 +418,7 @@ def task_posterior_prior(posterior: F64, table: F64, global_prior: F64) -> F64:
 
     Example:
         >>> table = np.array([[0.2], [0.8]])
-        >>> task_posterior_prior(np.array([[0.25, 0.75]]), table, np.array([0.5])).tolist()
+        >>> task_posterior_prior(np.array([[0.25, 0.75]]), table, np.array([0.5])).round(9).tolist()
         [[0.65]]
     """
     filled = np.where(np.isnan(table), np.asarray(global_prior)[None, :], table)

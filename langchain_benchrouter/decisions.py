@@ -113,6 +113,8 @@ class Routes(Sequence[str]):
         tasks: the benchmark task each input most resembles (the router's task classifier;
             ``"(labelled inputs)"`` for the user's own labelled inputs), or empty.
         task_proba: (n,) the probability of that task, or ``None``.
+        lexical: (n,) whether the lexical correction changed the calibrated choice of
+            each input (``method="lexical"`` with a fitted correction), or ``None``.
 
     Example:
         >>> routes = router.route(["What is 2 + 2?"])  # doctest: +SKIP
@@ -126,6 +128,7 @@ class Routes(Sequence[str]):
     utility: NDArray[np.float64] = field(repr=False)
     tasks: list[str] = field(default_factory=list)
     task_proba: NDArray[np.float32] | None = field(default=None, repr=False)
+    lexical: NDArray[np.bool_] | None = field(default=None, repr=False)
 
     def __len__(self) -> int:
         return len(self.models)
@@ -159,4 +162,5 @@ class Routes(Sequence[str]):
                 if self.tasks and self.task_proba is not None
                 else {}
             ),
+            **({} if self.lexical is None else {"lexical_switch": bool(self.lexical[i])}),
         }

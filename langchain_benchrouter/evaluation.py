@@ -95,6 +95,7 @@ METHODS: tuple[str, ...] = (
     "eb_select_text",
     "per_instance",
     "route_calibrated",
+    "route_lexical",
 )
 """Every method the harness can report, in table order (``task_best_train`` only exists
 in protocols whose test tasks have training rows, e.g. ``"random-split"``;
@@ -103,7 +104,7 @@ in protocols whose test tasks have training rows, e.g. ``"random-split"``;
 names one that a training task shares (``select_model(metric=...)``);
 ``eb_select_text`` is ``eb_select`` from the inputs alone."""
 
-PER_INPUT_METHODS: tuple[str, ...] = ("per_instance", "route_calibrated")
+PER_INPUT_METHODS: tuple[str, ...] = ("per_instance", "route_calibrated", "route_lexical")
 """Methods that pick one model per input (not bounded by the per-task ``oracle``)."""
 
 TASK_METHODS: tuple[str, ...] = tuple(m for m in METHODS if m not in PER_INPUT_METHODS)
@@ -112,7 +113,7 @@ TASK_METHODS: tuple[str, ...] = tuple(m for m in METHODS if m not in PER_INPUT_M
 DEFAULT_METHOD = "eb_select"
 """The harness name of :meth:`Router.select_model`'s default method."""
 
-DEFAULT_ROUTE_METHOD = "route_calibrated"
+DEFAULT_ROUTE_METHOD = "route_lexical"
 """The harness name of :meth:`Router.route`'s default method."""
 
 #: Bins of the expected calibration error.
@@ -321,7 +322,8 @@ class SweepResult:
 class CostCurve:
     """Cost-quality curve of cost-aware per-input routing (RouterBench's AIQ).
 
-    Each point routes every held-out input with ``Router.route(cost_weight=w)``; cost
+    Each point routes every held-out input with ``Router.route(cost_weight=w,
+    method="calibrated")`` (the lexical correction is not re-decided per weight); cost
     and quality are means over held-out tasks of the per-task means. ``aiq`` is the
     area under the non-decreasing convex hull of the points over the cost range of the
     single models, divided by that range; ``models_aiq`` is the same for the single
@@ -589,7 +591,11 @@ def _run_methods(
     is_bma = {m: float(s == bma) for m, s in selected.items() if s is not None}
     is_bma["random"] = 1.0 / int(candidate.sum())
 
-    for meth, how in (("per_instance", "knn"), ("route_calibrated", "calibrated")):
+    for meth, how in (
+        ("per_instance", "knn"),
+        ("route_calibrated", "calibrated"),
+        ("route_lexical", "lexical"),
+    ):
         routes = router.route(texts, models=allowed, method=how)  # type: ignore[arg-type]
         chosen = np.array([col[m] for m in routes.models], dtype=np.intp)
         got = scores[np.arange(len(texts)), chosen]
@@ -614,6 +620,9 @@ def _run_methods(
     ece["route_calibrated"] = expected_calibration_error(
         g_route[:, cand_cols], labels[:, cand_cols], ECE_BINS
     )
+    # The lexical route reports the same predicted correctness (its switches are
+    # decisions on a residual, not probabilities).
+    ece["route_lexical"] = ece["route_calibrated"]
 
     p_est = np.asarray([sel["s3"].p.get(m, np.nan) for m in names], dtype=np.float64)
     ok = candidate & ~np.isnan(p_true)
@@ -751,8 +760,12 @@ def _cost_curve(
     per_task = []
     for router, texts, scores, allowed in folds:
         # One search per task; the utility of each cost weight is recomputed exactly as
-        # Router.route(cost_weight=w) does (per_input_utility over the same g).
-        routes = router.route(texts, models=allowed, cost_weight=weights[-1], costs=cost_map)
+        # Router.route(cost_weight=w, method="calibrated") does (per_input_utility over
+        # the same g). The curve is the calibrated route's: the lexical correction's
+        # switches are not re-decided per weight.
+        routes = router.route(
+            texts, models=allowed, cost_weight=weights[-1], costs=cost_map, method="calibrated"
+        )
         mask = None if allowed is None else np.isin(np.array(models), allowed)
         per_task.append((router, routes.proba, scores, mask, routes.models))
     cost_pts, qual_pts = [], []

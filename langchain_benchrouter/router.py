@@ -55,6 +55,8 @@ from langchain_benchrouter.index import (
     NeighborIndex,
     Neighbors,
 )
+from langchain_benchrouter.lexical import MIN_ROWS as LEXICAL_MIN_ROWS
+from langchain_benchrouter.lexical import LexicalResidualModel
 from langchain_benchrouter.metric_prior import MetricEstimate, metric_estimate, metric_posterior
 from langchain_benchrouter.predictors import (
     KNNCorrectnessPredictor,
@@ -76,14 +78,14 @@ from langchain_benchrouter.task_classifier import TaskClassifier
 __all__ = ["Router"]
 
 Method = Literal["s1", "s2", "s3", "calibrated", "eb_select"]
-RouteMethod = Literal["calibrated", "knn"]
+RouteMethod = Literal["lexical", "calibrated", "knn"]
 
 #: The name :attr:`Routes.tasks` gives the user's own labelled inputs (:meth:`Router.add_labeled`).
 USER_TASK = "(labelled inputs)"
 #: The default of :meth:`Router.select_model` (the best task-level method measured).
 DEFAULT_METHOD: Method = "eb_select"
 #: The default of :meth:`Router.route` (the best per-input method measured).
-DEFAULT_ROUTE_METHOD: RouteMethod = "calibrated"
+DEFAULT_ROUTE_METHOD: RouteMethod = "lexical"
 _PAPER_METHODS = ("s1", "s2", "s3")
 Predictor = KNNCorrectnessPredictor | MLPCorrectnessPredictor
 
@@ -142,6 +144,9 @@ class Router:
             benchmark embeddings in the router and its neighbour index.
         approximate_above: above this many benchmark inputs, an approximate faiss index
             (the ``faiss`` extra) replaces exact search; ``None`` keeps search exact.
+        lexical: fit the lexical correction of the per-input route (a TF-IDF ridge model
+            of each input's score residual, :mod:`~langchain_benchrouter.lexical`);
+            ``False`` makes ``route(method="lexical")`` the calibrated route.
 
     Example:
         >>> from langchain_benchrouter import Benchmark, Router
@@ -167,6 +172,7 @@ class Router:
         cache_dir: str | os.PathLike[str] | Literal[False] | None = None,
         index_dtype: IndexDtype = "float32",
         approximate_above: int | None = DEFAULT_APPROXIMATE_ABOVE,
+        lexical: bool = True,
     ) -> None:
         self.k = k
         self.embedder = embedder
@@ -180,6 +186,7 @@ class Router:
         self.cache_dir = cache_dir
         self.index_dtype = index_dtype
         self.approximate_above = approximate_above
+        self.lexical = lexical
 
     # ------------------------------------------------------------------ fitting
     def _params(self) -> dict[str, Any]:
@@ -194,6 +201,7 @@ class Router:
             "tie_break": self.tie_break,
             "index_dtype": self.index_dtype,
             "approximate_above": self.approximate_above,
+            "lexical": self.lexical,
         }
 
     def _validate_params(self) -> None:
@@ -224,6 +232,8 @@ class Router:
             problems.append(
                 f"approximate_above must be None or an int >= 1, got {self.approximate_above!r}"
             )
+        if not isinstance(self.lexical, bool):
+            problems.append(f"lexical must be True or False, got {self.lexical!r}")
         if problems:
             raise RoutingInputError("; ".join(problems))
 
@@ -280,6 +290,11 @@ class Router:
         self.task_accuracy_ = benchmark.task_accuracy().astype(np.float64)
         self.score_threshold_ = float(benchmark.threshold)
         self._finish_fit(fit_reference=True)
+        self.lexical_: LexicalResidualModel | None = None
+        if self.lexical and benchmark.n_inputs >= LEXICAL_MIN_ROWS:
+            self.lexical_ = LexicalResidualModel().fit(
+                benchmark.texts, benchmark.scores, benchmark.task_index
+            )
         return self
 
     def _finish_fit(self, *, fit_reference: bool, predictor: Predictor | None = None) -> None:
@@ -841,8 +856,12 @@ class Router:
                 cost).
             costs: cost per model (default: the benchmark's known prices); needed for every
                 allowed model when ``cost_weight`` > 0.
-            method: ``"calibrated"`` (default): the per-input shrunk kNN (k and prior
-                strength tuned in the fit); ``"knn"``: the paper's k-NN mean.
+            method: ``"lexical"`` (default): the calibrated route, corrected where the
+                lexical model (:mod:`~langchain_benchrouter.lexical`) predicts another
+                model beats its choice by more than the margin tuned in the fit (the
+                calibrated route when the fit found no margin that pays, or for a router
+                saved before the correction); ``"calibrated"``: the per-input shrunk kNN
+                (k and prior strength tuned in the fit); ``"knn"``: the paper's k-NN mean.
 
         Returns:
             :class:`~langchain_benchrouter.decisions.Routes`, a sequence of model names with
@@ -856,24 +875,40 @@ class Router:
                 msg = f"cost_weight must be a finite number >= 0, got {cost_weight!r}"
                 raise RoutingInputError(msg)
             cost_arr = self._cost_array(costs, allowed)
-        if method not in ("calibrated", "knn"):
-            msg = f"unknown route method {method!r}; use 'calibrated' or 'knn'"
+        if method not in ("lexical", "calibrated", "knn"):
+            msg = f"unknown route method {method!r}; use 'lexical', 'calibrated' or 'knn'"
             raise RoutingInputError(msg)
         Q, nb = self._search(inputs, "inputs")
         posterior = self._task_posterior(Q, nb)
-        if method == "calibrated":
-            g = self._route_proba(nb, posterior).astype(np.float32)
-        else:
+        if method == "knn":
             g = self._proba(Q, nb)
-        utility = per_input_utility(
-            g,
-            self.model_prior_,
-            tie_break=self.tie_break,
-            costs=cost_arr,
-            cost_weight=cost_weight,
-            allowed=allowed,
-        )
+        else:
+            g = self._route_proba(nb, posterior).astype(np.float32)
+
+        def utility_of(estimate: np.ndarray) -> NDArray[np.float64]:
+            return per_input_utility(
+                estimate,
+                self.model_prior_,
+                tie_break=self.tie_break,
+                costs=cost_arr,
+                cost_weight=cost_weight,
+                allowed=allowed,
+            )
+
+        utility = utility_of(g)
         choice = np.argmax(utility, axis=1)
+        switched = None
+        lex = getattr(self, "lexical_", None)
+        if method == "lexical" and lex is not None and lex.enabled:
+            # The lexical estimate: the accuracy on the tasks the input resembles plus
+            # the residual its words predict; it overrides the calibrated choice only
+            # where it leads that choice by more than the tuned margin.
+            prior = task_posterior_prior(posterior, self.prior_table_, self.model_prior_)
+            lex_utility = utility_of(prior + lex.residual(_check_texts(inputs, "inputs")))
+            top = np.argmax(lex_utility, axis=1)
+            rows = np.arange(len(choice))
+            switched = lex_utility[rows, top] - lex_utility[rows, choice] > lex.margin_
+            choice = np.where(switched, top, choice)
         likely = np.argmax(posterior, axis=1)
         task_names = [*self.task_names_, USER_TASK]
         return Routes(
@@ -884,6 +919,7 @@ class Router:
             utility=utility,
             tasks=[task_names[t] for t in likely],
             task_proba=posterior[np.arange(len(likely)), likely].astype(np.float32),
+            lexical=switched,
         )
 
     def _cost_array(
@@ -913,6 +949,8 @@ class Router:
         """Save the fitted router as a versioned, pickle-free directory; returns its path."""
         self._check_fitted()
         pred_params, pred_arrays = self.predictor_.get_state()
+        lex = getattr(self, "lexical_", None)
+        lex_params, lex_arrays = (None, {}) if lex is None else lex.get_state()
         arrays: dict[str, np.ndarray] = {
             "embeddings": np.ascontiguousarray(self.embeddings_),
             "labels": np.ascontiguousarray(self.labels_, dtype=np.float32),
@@ -922,6 +960,7 @@ class Router:
             "ref_p": self.ref_p_.astype(np.float64),
             **self.task_classifier_.get_state(),
             **pred_arrays,
+            **lex_arrays,
         }
         meta = {
             "library_version": _library_version(),
@@ -933,6 +972,7 @@ class Router:
             "task_metrics": self.task_metrics_,
             "model_info": self.model_info_,
             "score_threshold": self.score_threshold_,
+            "lexical": lex_params,
         }
         return write_artifact(path, meta, arrays)
 
@@ -1031,6 +1071,15 @@ class Router:
                 raise ArtifactError(msg) from exc
         else:  # an artifact from before the task classifier: learn it from the stored rows
             router.task_classifier_ = TaskClassifier().fit(X, ti, n_tasks=n_tasks)
+        router.lexical_ = None  # an artifact from before the lexical correction: none
+        if manifest.lexical is not None:
+            try:
+                router.lexical_ = LexicalResidualModel.from_state(
+                    dict(manifest.lexical), arrays, n_models=n_models
+                )
+            except (KeyError, TypeError, ValueError) as exc:
+                msg = f"{path}: invalid lexical correction ({exc})"
+                raise ArtifactError(msg) from exc
         saved_cal = manifest.predictor.get("calibration")
         if saved_cal is None or not has_classifier:
             # An artifact from before the calibrated methods (or tuned for the older
