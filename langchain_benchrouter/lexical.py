@@ -52,8 +52,12 @@ LEXICAL_MARGIN_GRID: tuple[float, ...] = (0.0, 0.05, 0.1, 0.15, 0.2, 0.3, 0.4, 0
 MAX_FEATURES = 50_000
 #: The exact leave-one-out of RidgeCV decomposes an (n, n) Gram matrix (O(n^3): 95 s for
 #: n = 9,600 on two cores, 13 s for 5,000): at most this many rows tune alpha and the
-#: margin, sampled per task in proportion to its size. The final fit uses every row.
+#: margin, sampled per task in proportion to its size.
 TUNING_ROWS = 5_000
+#: The vocabulary and the final ridge fit use at most this many rows (sampled the same
+#: way; both shared datasets, 6k and 12k inputs, use every row), which bounds the fit on
+#: large benchmarks to seconds (a lexical signal is learnt from thousands of rows).
+FIT_ROWS = 20_000
 #: Fewer benchmark rows than this: no lexical correction (too little to tune it on).
 MIN_ROWS = 50
 
@@ -99,7 +103,8 @@ class LexicalResidualModel:
     Args:
         alphas: ridge penalties to tune over.
         margins: switching margins to tune over.
-        seed: seed of the row sample used when the benchmark exceeds ``TUNING_ROWS``.
+        seed: seed of the row samples used when the benchmark exceeds ``TUNING_ROWS``
+            (tuning) or ``FIT_ROWS`` (vocabulary and final fit).
 
     Attributes (after ``fit``):
         vocabulary_: the n-gram of each TF-IDF column.
@@ -149,6 +154,7 @@ class LexicalResidualModel:
         if rows.size < MIN_ROWS:
             msg = f"the lexical model needs at least {MIN_ROWS} inputs with a task, got {rows.size}"
             raise ValueError(msg)
+        rows = rows[self._sample(ti[rows], FIT_ROWS)]
         texts_arr = np.asarray(list(texts), dtype=object)[rows]
         S, ti = S[rows], ti[rows]
         n_tasks = int(ti.max()) + 1
@@ -176,7 +182,7 @@ class LexicalResidualModel:
             self.idf_: F64 = np.zeros(0)
             self.coef_: NDArray[np.float32] = np.zeros((0, S.shape[1]), dtype=np.float32)
             return self
-        tune = self._tuning_rows(ti)
+        tune = self._sample(ti, TUNING_ROWS)
         # Exact leave-one-out predictions per alpha (a scoring makes RidgeCV store
         # predictions instead of squared errors).
         cv = RidgeCV(
@@ -203,14 +209,15 @@ class LexicalResidualModel:
         self._vec = vec
         return self
 
-    def _tuning_rows(self, ti: NDArray[np.int64]) -> NDArray[np.intp]:
-        if ti.size <= TUNING_ROWS:
+    def _sample(self, ti: NDArray[np.int64], limit: int) -> NDArray[np.intp]:
+        """At most about ``limit`` row positions, per task in proportion to its size."""
+        if ti.size <= limit:
             return np.arange(ti.size)
         rng = np.random.default_rng(self.seed)
         keep = []
         for t in np.unique(ti):
             members = np.flatnonzero(ti == t)
-            quota = max(1, round(TUNING_ROWS * members.size / ti.size))
+            quota = max(1, round(limit * members.size / ti.size))
             keep.append(rng.choice(members, size=min(quota, members.size), replace=False))
         return np.sort(np.concatenate(keep))
 

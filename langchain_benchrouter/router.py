@@ -251,6 +251,10 @@ class Router:
     def fit(self, benchmark: Benchmark, *, embeddings: np.ndarray | None = None) -> Router:
         """Embed the benchmark inputs, fit the correctness predictor and the reference pairs.
 
+        Also tunes the calibrated methods on the benchmark's own rows and, with
+        ``lexical=True`` and at least 50 inputs, fits the lexical correction of the
+        per-input route (about 15 s on the bundled 6,108 inputs, two cores).
+
         Args:
             benchmark: the scored benchmark to learn from.
             embeddings: precomputed (n, d) embeddings of ``benchmark.texts`` made with this

@@ -172,3 +172,21 @@ def test_lexical_correction_survives_save_and_load(lexical_router: Router, tmp_p
     old = Router.load(path)
     assert old.lexical_ is None
     assert list(old.route(queries)) == list(old.route(queries, method="calibrated"))
+
+
+def test_large_benchmarks_are_sampled_per_task(monkeypatch: pytest.MonkeyPatch) -> None:
+    ti = np.array([0] * 300 + [1] * 100, dtype=np.int64)
+    picked = LexicalResidualModel()._sample(ti, 40)
+    assert np.bincount(ti[picked]).tolist() == [30, 10]
+    assert len(set(picked.tolist())) == picked.size  # without replacement
+    assert LexicalResidualModel()._sample(ti, 1000).tolist() == list(range(400))
+    # Capped tuning and fit rows still learn the rule.
+    import langchain_benchrouter.lexical as lexical_mod
+
+    monkeypatch.setattr(lexical_mod, "TUNING_ROWS", 120)
+    monkeypatch.setattr(lexical_mod, "FIT_ROWS", 160)
+    texts, scores, tasks = _arrays(_records())
+    lex = LexicalResidualModel().fit(texts, scores, tasks)
+    assert lex.enabled
+    res = lex.residual(["physics question bridge integral", "physics question bridge castle"])
+    assert res[0, 1] > res[1, 1] + 0.3
