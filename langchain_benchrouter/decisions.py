@@ -109,7 +109,9 @@ class Routes(Sequence[str]):
         proba: (n, M) predicted correctness of each model on each input.
         distance: (n,) mean cosine distance of each input to its k nearest benchmark inputs
             (how familiar the input is: 0 = seen before, ~1 = unrelated).
-        utility: (n, M) the quantity maximized (proba + tie-break - cost term).
+        utility: (n, M) the quantity maximized (proba + tie-break - cost term; for an
+            input the lexical correction switched, the lexical estimate's), whose order is
+            the fallback order of :meth:`ranking`.
         tasks: the benchmark task each input most resembles (the router's task classifier;
             ``"(labelled inputs)"`` for the user's own labelled inputs), or empty.
         task_proba: (n,) the probability of that task, or ``None``.

@@ -913,6 +913,9 @@ class Router:
             rows = np.arange(len(choice))
             switched = lex_utility[rows, top] - lex_utility[rows, choice] > lex.margin_
             choice = np.where(switched, top, choice)
+            # A switched input ranks its models (the fallback order) by the estimate
+            # that chose, so the chosen model comes first.
+            utility = np.where(switched[:, None], lex_utility, utility)
         likely = np.argmax(posterior, axis=1)
         task_names = [*self.task_names_, USER_TASK]
         return Routes(

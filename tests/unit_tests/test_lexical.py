@@ -129,6 +129,8 @@ def test_router_route_switches_where_the_words_say(lexical_router: Router) -> No
     changed = [m != c for m, c in zip(lex.models, cal.models, strict=True)]
     assert lex.lexical.tolist() == changed
     assert lex.decision(0)["lexical_switch"] is bool(changed[0])
+    # The fallback order starts with the chosen model, switched or not.
+    assert [lex.ranking(i)[0] for i in range(len(queries))] == list(lex.models)
     # Restricted to a: never switched to an excluded model.
     assert list(router.route(queries, models=["a"])) == ["a"] * 4
 
