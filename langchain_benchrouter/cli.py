@@ -150,9 +150,12 @@ def _cmd_demo(args: argparse.Namespace, console: Console) -> int:
     table.add_column("prompt")
     table.add_column("chosen model", no_wrap=True, min_width=max(map(len, routes.model_names)))
     table.add_column("P(correct)", justify="right")
+    table.add_column("decided by")
     for i, prompt in enumerate(DEMO_PROMPTS):
         j = routes.model_names.index(routes[i])
-        table.add_row(_clip(prompt), routes[i], f"{routes.proba[i, j]:.2f}")
+        switched = routes.lexical is not None and bool(routes.lexical[i])
+        by = "its words (lexical)" if switched else "kNN"
+        table.add_row(_clip(prompt), routes[i], f"{routes.proba[i, j]:.2f}", by)
     console.print(table)
     console.print(f"done in {time.perf_counter() - start:.1f} s")
     return 0

@@ -196,4 +196,8 @@ def test_demo_runs_on_a_small_benchmark(data_dir: Path, capsys: pytest.CaptureFi
     # the slice's three tasks have three metrics: mbpp's code_eval is no other task's
     assert "the task's metric 'code_eval' scores no other benchmark task" in " ".join(out.split())
     assert "S3 (paper) chose" in out and "eb_select (default) chose" in out
-    assert "per-input routing" in out
+    assert "per-input routing" in out and "decided by" in out
+    from langchain_benchrouter.cli import DEMO_PROMPTS
+
+    # one "decided by" cell per prompt
+    assert out.count("kNN") + out.count("(lexical)") >= len(DEMO_PROMPTS)
