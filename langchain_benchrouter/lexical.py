@@ -206,6 +206,7 @@ class LexicalResidualModel:
         self.vocabulary_ = [str(w) for w in vec.get_feature_names_out()]
         self.idf_ = np.asarray(vec.idf_, dtype=np.float64)
         self.coef_ = np.ascontiguousarray(np.asarray(ridge.coef_).T, dtype=np.float32)
+        self._coef64: F64 | None = None  # a refit invalidates the cached float64 copy
         self._vec = vec
         return self
 
@@ -236,8 +237,12 @@ class LexicalResidualModel:
         if not hasattr(self, "_vec"):
             self._vec = _vectorizer(self.vocabulary_)
             self._vec.idf_ = self.idf_
+        if getattr(self, "_coef64", None) is None:
+            # Converted once: a per-call float64 copy of the (V, M) matrix would cost
+            # more than the rest of a single-input call.
+            self._coef64 = self.coef_.astype(np.float64)
         X = self._vec.transform(list(texts))
-        out: F64 = np.asarray(X @ self.coef_.astype(np.float64), dtype=np.float64)
+        out: F64 = np.asarray(X @ self._coef64, dtype=np.float64)
         return out
 
     def get_state(self) -> tuple[dict[str, Any], dict[str, NDArray[Any]]]:
