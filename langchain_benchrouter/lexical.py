@@ -235,8 +235,11 @@ class LexicalResidualModel:
         if not self.vocabulary_:
             return np.zeros((len(texts), self.coef_.shape[1]))
         if not hasattr(self, "_vec"):
-            self._vec = _vectorizer(self.vocabulary_)
-            self._vec.idf_ = self.idf_
+            # Built whole before it is published: concurrent first calls (a runnable's
+            # batch threads) must never see a vectorizer without its idf.
+            vec = _vectorizer(self.vocabulary_)
+            vec.idf_ = self.idf_
+            self._vec = vec
         if getattr(self, "_coef64", None) is None:
             # Converted once: a per-call float64 copy of the (V, M) matrix would cost
             # more than the rest of a single-input call.

@@ -192,3 +192,14 @@ def test_large_benchmarks_are_sampled_per_task(monkeypatch: pytest.MonkeyPatch) 
     assert lex.enabled
     res = lex.residual(["physics question bridge integral", "physics question bridge castle"])
     assert res[0, 1] > res[1, 1] + 0.3
+
+
+def test_a_loaded_model_answers_concurrent_first_calls() -> None:
+    from concurrent.futures import ThreadPoolExecutor
+
+    texts, scores, tasks = _arrays(_records())
+    params, arrays = LexicalResidualModel().fit(texts, scores, tasks).get_state()
+    fresh = LexicalResidualModel.from_state(params, arrays, n_models=2)  # no vectorizer yet
+    with ThreadPoolExecutor(8) as pool:
+        results = list(pool.map(lambda t: fresh.residual([t]), texts[:64]))
+    np.testing.assert_allclose(np.vstack(results), fresh.residual(texts[:64]), atol=1e-9)
