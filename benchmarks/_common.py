@@ -237,6 +237,14 @@ def embedded_benchmark(data: str, embedder: str | None) -> tuple[Benchmark, np.n
     return bench, X
 
 
+def print_seed_gains(name: str, gains: dict[str, list[float]]) -> None:
+    """Print each labelled cell's per-seed gain over ``task_best_train`` and its mean."""
+    print(f"{name}: routed accuracy minus task_best_train, mean over tasks")
+    for label, per_seed in gains.items():
+        seeds = " ".join(f"{g:+.4f}" for g in per_seed)
+        print(f"{label}: {seeds}  mean {np.mean(per_seed):+.4f}")
+
+
 def run_isolated(argv: list[str]) -> dict[str, Any]:
     """Run a benchmark script in a fresh process (clean peak-memory accounting)."""
     out = subprocess.run(argv, check=True, capture_output=True, text=True)

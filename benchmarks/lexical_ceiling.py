@@ -29,7 +29,7 @@ from collections.abc import Sequence
 from typing import Any
 
 import numpy as np
-from _common import embedded_benchmark
+from _common import embedded_benchmark, print_seed_gains
 from sklearn.exceptions import ConvergenceWarning
 
 from langchain_benchrouter.predictors import MLPCorrectnessPredictor
@@ -115,10 +115,8 @@ def main(argv: Sequence[str] | None = None) -> None:
                     routed = np.nanmean(scores[rows, chosen])
                     per_task.append(float(routed - np.nanmean(scores[rows, best])))
                 gains.setdefault((family, margin), []).append(float(np.mean(per_task)))
-    print(f"{bench.name}: routed accuracy minus task_best_train, mean over tasks")
-    for (family, margin), per_seed in gains.items():
-        seeds = " ".join(f"{g:+.4f}" for g in per_seed)
-        print(f"{family:14s} margin {margin:<4g}: {seeds}  mean {np.mean(per_seed):+.4f}")
+    labelled = {f"{family:14s} margin {margin:<4g}": g for (family, margin), g in gains.items()}
+    print_seed_gains(bench.name, labelled)
 
 
 if __name__ == "__main__":

@@ -20,7 +20,7 @@ import warnings
 from collections.abc import Sequence
 
 import numpy as np
-from _common import embedded_benchmark
+from _common import embedded_benchmark, print_seed_gains
 from sklearn.exceptions import ConvergenceWarning
 from sklearn.linear_model import LogisticRegression
 
@@ -68,10 +68,8 @@ def main(argv: Sequence[str] | None = None) -> None:
                     per_margin[margin].append(float(np.nanmean(scores[b, chosen])) - base)
             for margin, diffs in per_margin.items():
                 gains.setdefault((c, margin), []).append(float(np.mean(diffs)))
-    print(f"{bench.name}: routed accuracy minus task_best_train, mean over tasks")
-    for (c, margin), per_seed in gains.items():
-        seeds = " ".join(f"{g:+.4f}" for g in per_seed)
-        print(f"C = {c:<5g} margin {margin:<4g}: {seeds}  mean {np.mean(per_seed):+.4f}")
+    labelled = {f"C = {c:<5g} margin {margin:<4g}": g for (c, margin), g in gains.items()}
+    print_seed_gains(bench.name, labelled)
 
 
 if __name__ == "__main__":
