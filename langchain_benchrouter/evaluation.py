@@ -21,8 +21,10 @@ over held-out tasks; missing scores are skipped everywhere):
 - ``per_instance``: per-input argmax routing; its accuracy is the mean over inputs of the
   chosen model's score, so it is *not* bounded by the per-task oracle.
 - ``calibrated``, ``eb_select``, ``route_calibrated``: the calibrated methods (see
-  :mod:`langchain_benchrouter.calibration`); ``task_best_train`` (random split) and
-  ``labels_best`` (with labelled inputs: the best mean on them) are baselines.
+  :mod:`langchain_benchrouter.calibration`); ``route_lexical``: ``route_calibrated``
+  with the lexical correction (:mod:`langchain_benchrouter.lexical`), the default route;
+  ``task_best_train`` (random split) and ``labels_best`` (with labelled inputs: the best
+  mean on them) are baselines.
 
 Models without any score on a held-out task's inputs are excluded from the candidates
 of that task (all methods, oracle included).
