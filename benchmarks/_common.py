@@ -24,10 +24,10 @@ from typing import Any
 import numpy as np
 
 from langchain_benchrouter import Benchmark, Router
-from langchain_benchrouter import reference as reference_mod
-from langchain_benchrouter import router as router_mod
-from langchain_benchrouter.embeddings import CachedEmbedder, resolve_embedder
-from langchain_benchrouter.index import NeighborIndex
+from langchain_benchrouter.core import reference as reference_mod
+from langchain_benchrouter.core import router as router_mod
+from langchain_benchrouter.core.embeddings import CachedEmbedder, resolve_embedder
+from langchain_benchrouter.core.index import NeighborIndex
 
 ROOT = Path(__file__).resolve().parents[1]
 OUT_DIR = ROOT / "docs" / "performance"

@@ -23,9 +23,9 @@ import numpy as np
 from _common import SHARED, index_options, machine, print_table, synthetic, timed, write_json
 
 from langchain_benchrouter import Benchmark
-from langchain_benchrouter.embeddings import CachedEmbedder, resolve_embedder
-from langchain_benchrouter.evaluation import evaluate
-from langchain_benchrouter.index import NeighborIndex
+from langchain_benchrouter.core.embeddings import CachedEmbedder, resolve_embedder
+from langchain_benchrouter.core.index import NeighborIndex
+from langchain_benchrouter.evaluation.harness import evaluate
 
 
 def recall(a: np.ndarray, b: np.ndarray) -> float:

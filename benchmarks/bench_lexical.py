@@ -18,7 +18,7 @@ from collections.abc import Sequence
 import numpy as np
 
 from langchain_benchrouter import Benchmark
-from langchain_benchrouter.lexical import LexicalResidualModel
+from langchain_benchrouter.core.lexical import LexicalResidualModel
 
 
 def main(argv: Sequence[str] | None = None) -> None:

@@ -41,8 +41,8 @@ from _common import (
 from sklearn.neighbors import KNeighborsClassifier
 
 from langchain_benchrouter import Router
-from langchain_benchrouter.embeddings import resolve_embedder
-from langchain_benchrouter.index import NeighborIndex
+from langchain_benchrouter.core.embeddings import resolve_embedder
+from langchain_benchrouter.core.index import NeighborIndex
 
 K = 5
 

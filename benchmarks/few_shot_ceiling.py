@@ -32,7 +32,7 @@ import numpy as np
 from numpy.typing import NDArray
 
 from langchain_benchrouter import Benchmark
-from langchain_benchrouter.calibration import one_standard_error_choice
+from langchain_benchrouter.core.calibration import one_standard_error_choice
 
 TAUS = (0.0, 0.1, 0.3, 1.0)
 A0S = (1.0, 3.0, 10.0, 30.0, 100.0)

@@ -11,7 +11,7 @@ model's prediction by more than a margin. Families (``--families``, comma-separa
 * ``emb_mlp_WD``: the library's MLP predictor (weight decay WD) on the embeddings;
 * ``emb_hgb``: scikit-learn histogram gradient boosting on the embeddings (slow);
 * ``tfidf_lr_C``: logistic regression on TF-IDF word uni- and bigrams (the features of
-  the shipped lexical correction, :mod:`langchain_benchrouter.lexical`).
+  the shipped lexical correction, :mod:`langchain_benchrouter.core.lexical`).
 
 Printed: the mean over tasks of the routed accuracy minus ``task_best_train``'s, per
 seed and averaged, for every (family, margin). The grid is scored on the test splits,
@@ -32,7 +32,7 @@ import numpy as np
 from _common import embedded_benchmark, print_seed_gains
 from sklearn.exceptions import ConvergenceWarning
 
-from langchain_benchrouter.predictors import MLPCorrectnessPredictor
+from langchain_benchrouter.core.predictors import MLPCorrectnessPredictor
 
 MARGINS = (0.0, 0.05, 0.1, 0.15, 0.2, 0.3)
 DEFAULT_FAMILIES = "emb_lr_0.1,emb_lr_1,emb_mlp_0.001,emb_mlp_0.1,tfidf_lr_1,tfidf_lr_3,tfidf_lr_10"

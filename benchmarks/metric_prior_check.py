@@ -2,10 +2,10 @@
 
 Leave-one-task-out, the task-level choice of ``select_model(metric=...)`` for a task the
 benchmark does not contain: the random-effects estimate of each model's accuracy from
-the other tasks (:func:`~langchain_benchrouter.metric_prior.metric_estimate`), a switch
+the other tasks (:func:`~langchain_benchrouter.core.metric_prior.metric_estimate`), a switch
 away from the best model on average (BMA) when the estimated gain is positive; with N
 labelled inputs (10 seeded draws; the rest of the task scores the choice) the conjugate
-update (:func:`~langchain_benchrouter.metric_prior.metric_posterior`). A task whose
+update (:func:`~langchain_benchrouter.core.metric_prior.metric_posterior`). A task whose
 metric no other task shares keeps BMA here (the router would fall back to the inputs'
 kNN estimate, which on these benchmarks keeps BMA too).
 
@@ -28,8 +28,8 @@ import numpy as np
 from numpy.typing import NDArray
 
 from langchain_benchrouter import Benchmark
-from langchain_benchrouter.calibration import select_with_margin
-from langchain_benchrouter.metric_prior import metric_estimate, metric_posterior
+from langchain_benchrouter.core.calibration import select_with_margin
+from langchain_benchrouter.core.metric_prior import metric_estimate, metric_posterior
 
 F64 = NDArray[np.float64]
 

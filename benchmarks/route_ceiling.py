@@ -29,10 +29,10 @@ from _common import embedded_benchmark
 from numpy.typing import NDArray
 
 from langchain_benchrouter import Router
-from langchain_benchrouter.calibration import shrunk_knn, task_posterior_prior
-from langchain_benchrouter.embeddings import resolve_embedder
-from langchain_benchrouter.evaluation import random_split
-from langchain_benchrouter.scoring import per_input_utility
+from langchain_benchrouter.core.calibration import shrunk_knn, task_posterior_prior
+from langchain_benchrouter.core.embeddings import resolve_embedder
+from langchain_benchrouter.core.scoring import per_input_utility
+from langchain_benchrouter.evaluation.harness import random_split
 
 K_GRID = (5, 10, 20, 50, 100, 200)
 A_GRID = (1.0, 5.0, 20.0, 50.0, 200.0, 1000.0)

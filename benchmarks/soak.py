@@ -31,8 +31,8 @@ from langchain_core.messages import AIMessage
 from langchain_core.runnables import RunnableLambda
 from test_runnable_support import MODELS, VOCAB, make_router
 
-from langchain_benchrouter.messages import routing_text
-from langchain_benchrouter.runnable import RouterRunnable
+from langchain_benchrouter.langchain.messages import routing_text
+from langchain_benchrouter.langchain.runnable import RouterRunnable
 
 PAGE = os.sysconf("SC_PAGE_SIZE") if hasattr(os, "sysconf") else 4096
 

@@ -38,7 +38,7 @@ import numpy as np
 from _common import embedded_benchmark
 from numpy.typing import NDArray
 
-from langchain_benchrouter.calibration import one_standard_error_choice
+from langchain_benchrouter.core.calibration import one_standard_error_choice
 
 DELTAS = (0.0, 0.01, 0.02, 0.03, 0.05, 0.08, 0.12, 1.0)
 KMAX = 500

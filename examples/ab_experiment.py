@@ -23,11 +23,11 @@ from langchain_core.language_models import GenericFakeChatModel
 from langchain_core.messages import AIMessage
 from rich.console import Console
 
-from langchain_benchrouter.benchmark import Benchmark
-from langchain_benchrouter.experiment_report import print_report
-from langchain_benchrouter.experiments import Experiment
-from langchain_benchrouter.router import Router
-from langchain_benchrouter.runnable import RouterRunnable
+from langchain_benchrouter.core.router import Router
+from langchain_benchrouter.data.benchmark import Benchmark
+from langchain_benchrouter.experiments.experiment import Experiment
+from langchain_benchrouter.experiments.report import print_report
+from langchain_benchrouter.langchain.runnable import RouterRunnable
 
 
 def fake_chat(model: str) -> GenericFakeChatModel:

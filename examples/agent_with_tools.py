@@ -24,10 +24,10 @@ from langchain_core.runnables import Runnable
 from langchain_core.tools import tool
 from langgraph.checkpoint.memory import InMemorySaver
 
-from langchain_benchrouter.benchmark import Benchmark
-from langchain_benchrouter.middleware import RouterMiddleware
-from langchain_benchrouter.router import Router
-from langchain_benchrouter.runnable import RouterRunnable
+from langchain_benchrouter.core.router import Router
+from langchain_benchrouter.data.benchmark import Benchmark
+from langchain_benchrouter.langchain.middleware import RouterMiddleware
+from langchain_benchrouter.langchain.runnable import RouterRunnable
 
 
 @tool

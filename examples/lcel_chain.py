@@ -16,9 +16,9 @@ from langchain_core.language_models.fake_chat_models import GenericFakeChatModel
 from langchain_core.output_parsers import StrOutputParser
 from langchain_core.prompts import ChatPromptTemplate
 
-from langchain_benchrouter.benchmark import Benchmark
-from langchain_benchrouter.router import Router
-from langchain_benchrouter.runnable import RouterRunnable
+from langchain_benchrouter.core.router import Router
+from langchain_benchrouter.data.benchmark import Benchmark
+from langchain_benchrouter.langchain.runnable import RouterRunnable
 
 
 def fake_chat(name: str) -> GenericFakeChatModel:

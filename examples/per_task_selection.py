@@ -18,9 +18,9 @@ from collections.abc import Iterator
 import numpy as np
 from langchain_core.language_models.fake_chat_models import GenericFakeChatModel
 
-from langchain_benchrouter.benchmark import Benchmark
-from langchain_benchrouter.router import Router
-from langchain_benchrouter.runnable import RouterRunnable
+from langchain_benchrouter.core.router import Router
+from langchain_benchrouter.data.benchmark import Benchmark
+from langchain_benchrouter.langchain.runnable import RouterRunnable
 
 TASK = "math"
 

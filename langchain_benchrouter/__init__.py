@@ -16,9 +16,8 @@ from __future__ import annotations
 from importlib import import_module
 from typing import TYPE_CHECKING, Any
 
-from langchain_benchrouter.benchmark import Benchmark
-from langchain_benchrouter.decisions import Routes, Selection
-from langchain_benchrouter.embeddings import (
+from langchain_benchrouter.core.decisions import Routes, Selection
+from langchain_benchrouter.core.embeddings import (
     CachedEmbedder,
     CheckedEmbedder,
     Embedder,
@@ -27,12 +26,16 @@ from langchain_benchrouter.embeddings import (
     SentenceTransformerEmbedder,
     resolve_embedder,
 )
+from langchain_benchrouter.core.predictors import KNNCorrectnessPredictor, MLPCorrectnessPredictor
+from langchain_benchrouter.core.router import Router
+from langchain_benchrouter.data.benchmark import Benchmark
 from langchain_benchrouter.errors import (
     ArtifactError,
     BenchmarkFormatError,
     BenchRouterError,
     EmbedderError,
     EmbedderMismatchError,
+    ExperimentError,
     ModelOutputError,
     ModelTimeoutError,
     NotFittedError,
@@ -41,15 +44,13 @@ from langchain_benchrouter.errors import (
     RoutingTimeoutError,
     UnknownModelError,
 )
-from langchain_benchrouter.exposure_log import ExposureLog, SQLiteExposureLog
-from langchain_benchrouter.predictors import KNNCorrectnessPredictor, MLPCorrectnessPredictor
-from langchain_benchrouter.router import Router
+from langchain_benchrouter.experiments.exposure_log import ExposureLog, SQLiteExposureLog
 
 if TYPE_CHECKING:  # pragma: no cover
-    from langchain_benchrouter.experiment_report import compute_report, feedback_to_labels
-    from langchain_benchrouter.experiments import Experiment, ExperimentError
-    from langchain_benchrouter.middleware import RouterMiddleware
-    from langchain_benchrouter.runnable import RouterRunnable, error_decision
+    from langchain_benchrouter.experiments.experiment import Experiment
+    from langchain_benchrouter.experiments.report import compute_report, feedback_to_labels
+    from langchain_benchrouter.langchain.middleware import RouterMiddleware
+    from langchain_benchrouter.langchain.runnable import RouterRunnable, error_decision
 
 __all__ = [
     "ArtifactError",
@@ -90,13 +91,12 @@ __all__ = [
 
 # The LangChain faces load on first use, so the core imports without them.
 _LAZY = {
-    "RouterRunnable": "langchain_benchrouter.runnable",
-    "RouterMiddleware": "langchain_benchrouter.middleware",
-    "error_decision": "langchain_benchrouter.runnable",
-    "Experiment": "langchain_benchrouter.experiments",
-    "ExperimentError": "langchain_benchrouter.experiments",
-    "compute_report": "langchain_benchrouter.experiment_report",
-    "feedback_to_labels": "langchain_benchrouter.experiment_report",
+    "RouterRunnable": "langchain_benchrouter.langchain.runnable",
+    "RouterMiddleware": "langchain_benchrouter.langchain.middleware",
+    "error_decision": "langchain_benchrouter.langchain.runnable",
+    "Experiment": "langchain_benchrouter.experiments.experiment",
+    "compute_report": "langchain_benchrouter.experiments.report",
+    "feedback_to_labels": "langchain_benchrouter.experiments.report",
 }
 
 

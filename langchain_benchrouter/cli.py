@@ -15,11 +15,11 @@ from typing import Any, NoReturn
 from rich.console import Console
 from rich.table import Table
 
-from langchain_benchrouter.benchmark import Benchmark
-from langchain_benchrouter.decisions import Routes
+from langchain_benchrouter.core.decisions import Routes
+from langchain_benchrouter.core.router import Router
+from langchain_benchrouter.data.benchmark import Benchmark
 from langchain_benchrouter.errors import BenchRouterError
-from langchain_benchrouter.evaluation import METHODS, PROTOCOLS, EvaluationResult, evaluate
-from langchain_benchrouter.router import Router
+from langchain_benchrouter.evaluation.harness import METHODS, PROTOCOLS, EvaluationResult, evaluate
 
 __all__ = ["main"]
 
@@ -57,7 +57,7 @@ def _cmd_fit(args: argparse.Namespace, console: Console) -> int:
     )
     if args.engine == "ray":
         # Embedding is the step that outgrows one machine: run it on a Ray cluster.
-        from langchain_benchrouter.engines import embed_texts
+        from langchain_benchrouter.core.engines import embed_texts
 
         X = embed_texts(bench.texts, spec, engine="ray", address=args.ray_address)
         router.fit(bench, embeddings=X)
@@ -342,7 +342,7 @@ def _cmd_evaluate(args: argparse.Namespace, console: Console) -> int:
         path = result.save_json(args.json)
         console.print(f"wrote {path}", markup=False, highlight=False, soft_wrap=True)
     if args.plots:
-        from langchain_benchrouter.plots import write_plots
+        from langchain_benchrouter.evaluation.plots import write_plots
 
         for path in write_plots(result, args.plots, prefix=args.plot_prefix):
             console.print(f"wrote {path}", markup=False, highlight=False, soft_wrap=True)
@@ -350,7 +350,7 @@ def _cmd_evaluate(args: argparse.Namespace, console: Console) -> int:
 
 
 def _selection_table(sel: object, title: str) -> Table:
-    from langchain_benchrouter.decisions import Selection
+    from langchain_benchrouter.core.decisions import Selection
 
     assert isinstance(sel, Selection)
     table = Table(title=title)
@@ -478,7 +478,7 @@ def build_parser() -> argparse.ArgumentParser:
     route.set_defaults(func=_cmd_route)
 
     # `benchrouter experiment report|feedback`: the A/B experiment log (experiment_report.py).
-    from langchain_benchrouter.experiment_report import add_experiment_parser
+    from langchain_benchrouter.experiments.report import add_experiment_parser
 
     add_experiment_parser(sub)
     return parser

@@ -16,10 +16,17 @@ handlers work too::
     ├── RoutingError (RuntimeError)            routing itself failed (the cause is chained)
     │   └── RoutingTimeoutError (TimeoutError) routing took longer than ``routing_timeout``
     ├── ModelTimeoutError (TimeoutError)       the chosen model exceeded ``model_timeout``
-    └── ModelOutputError (ValueError)          the chosen model returned no chat message
+    ├── ModelOutputError (ValueError)          the chosen model returned no chat message
+    ├── ModelConfigError (ValueError)          a chat model string or instance cannot be used
+    ├── GraderError (ValueError)               a grader is misconfigured or cannot grade
+    ├── CollectionError (RuntimeError)         evaluating chat models into a benchmark failed
+    │   └── CostLimitError                     the run would exceed ``max_cost``
+    ├── ExperimentError (ValueError)           an experiment is misconfigured or misused
+    ├── ExposureLogError (RuntimeError)        the exposure log cannot be opened or written
+    └── UnknownRunError (LookupError)          feedback names a run no exposure has
 
 An error raised by a chosen chat model itself is surfaced unchanged (same type), with the
-routing decision attached (see :mod:`langchain_benchrouter.runnable`).
+routing decision attached (see :mod:`langchain_benchrouter.langchain.runnable`).
 """
 
 from __future__ import annotations
@@ -28,8 +35,14 @@ __all__ = [
     "ArtifactError",
     "BenchRouterError",
     "BenchmarkFormatError",
+    "CollectionError",
+    "CostLimitError",
     "EmbedderError",
     "EmbedderMismatchError",
+    "ExperimentError",
+    "ExposureLogError",
+    "GraderError",
+    "ModelConfigError",
     "ModelOutputError",
     "ModelTimeoutError",
     "NotFittedError",
@@ -37,6 +50,7 @@ __all__ = [
     "RoutingInputError",
     "RoutingTimeoutError",
     "UnknownModelError",
+    "UnknownRunError",
 ]
 
 
@@ -96,3 +110,36 @@ class ModelTimeoutError(BenchRouterError, TimeoutError):
 
 class ModelOutputError(BenchRouterError, ValueError):
     """The chosen chat model returned something that is not a chat message."""
+
+
+class ModelConfigError(BenchRouterError, ValueError):
+    """A chat model cannot be used as configured.
+
+    Raised for a malformed ``init_chat_model`` string (``"provider:model"``), a provider
+    whose integration package is not installed, or missing credentials; the message
+    names the model and the fix.
+    """
+
+
+class GraderError(BenchRouterError, ValueError):
+    """A grader is misconfigured, unknown, or cannot grade an output (no reference)."""
+
+
+class CollectionError(BenchRouterError, RuntimeError):
+    """Evaluating chat models over a benchmark's inputs failed or was refused."""
+
+
+class CostLimitError(CollectionError):
+    """An evaluation run would cost more than its ``max_cost`` (nothing was spent beyond it)."""
+
+
+class ExperimentError(BenchRouterError, ValueError):
+    """An experiment is misconfigured (arms, weights, price table) or misused."""
+
+
+class ExposureLogError(BenchRouterError, RuntimeError):
+    """The exposure log could not be opened, read or written."""
+
+
+class UnknownRunError(BenchRouterError, LookupError):
+    """Feedback names a run id (or unit key) that no logged exposure has."""

@@ -11,11 +11,11 @@ from typing import Any
 import numpy as np
 import pytest
 
-from langchain_benchrouter.artifact import read_artifact
-from langchain_benchrouter.benchmark import Benchmark
-from langchain_benchrouter.embeddings import HashingEmbedder
+from langchain_benchrouter.core.artifact import read_artifact
+from langchain_benchrouter.core.embeddings import HashingEmbedder
+from langchain_benchrouter.core.router import Router
+from langchain_benchrouter.data.benchmark import Benchmark
 from langchain_benchrouter.errors import ArtifactError, EmbedderError, EmbedderMismatchError
-from langchain_benchrouter.router import Router
 
 Data = tuple[list[dict[str, Any]], Any]
 

@@ -10,7 +10,7 @@ from typing import Any
 import numpy as np
 import pytest
 
-from langchain_benchrouter.benchmark import Benchmark
+from langchain_benchrouter.data.benchmark import Benchmark
 from langchain_benchrouter.errors import BenchmarkFormatError, UnknownModelError
 
 # ../shared/data beside the repository (present in CI too)

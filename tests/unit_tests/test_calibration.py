@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 
 from langchain_benchrouter import Benchmark, Router
-from langchain_benchrouter.calibration import (
+from langchain_benchrouter.core.calibration import (
     CalibrationState,
     beta_binomial_mean,
     expected_calibration_error,
@@ -18,7 +18,7 @@ from langchain_benchrouter.calibration import (
     select_with_margin,
     shrunk_knn,
 )
-from langchain_benchrouter.index import NeighborIndex
+from langchain_benchrouter.core.index import NeighborIndex
 
 
 def test_beta_binomial_hand_computed() -> None:
@@ -140,8 +140,8 @@ def test_eb_select_pools_labels() -> None:
 
 
 def test_task_tuning_samples_large_benchmarks(monkeypatch: pytest.MonkeyPatch) -> None:
-    import langchain_benchrouter.calibration as cal
-    from langchain_benchrouter.index import NeighborIndex
+    import langchain_benchrouter.core.calibration as cal
+    from langchain_benchrouter.core.index import NeighborIndex
 
     rng = np.random.default_rng(1)
     X = rng.normal(size=(300, 6)).astype(np.float32)

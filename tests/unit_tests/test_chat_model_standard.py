@@ -15,7 +15,7 @@ import pytest
 from langchain_tests.integration_tests import ChatModelIntegrationTests
 from test_runnable_support import fakes, make_router
 
-from langchain_benchrouter.runnable import RouterRunnable
+from langchain_benchrouter.langchain.runnable import RouterRunnable
 
 
 class TestRouterRunnableStandard(ChatModelIntegrationTests):

@@ -9,9 +9,9 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from langchain_benchrouter.benchmark import Benchmark
 from langchain_benchrouter.cli import main
-from langchain_benchrouter.evaluation import METHODS
+from langchain_benchrouter.data.benchmark import Benchmark
+from langchain_benchrouter.evaluation.harness import METHODS
 
 TASKS = ["gsm8k", "mbpp", "mmlu"]
 

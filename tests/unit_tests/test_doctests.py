@@ -9,17 +9,17 @@ import pytest
 
 MODULES = [
     "langchain_benchrouter",
-    "langchain_benchrouter.scoring",
-    "langchain_benchrouter.predictors",
-    "langchain_benchrouter.index",
-    "langchain_benchrouter.router",
-    "langchain_benchrouter.benchmark",
-    "langchain_benchrouter.evaluation",
-    "langchain_benchrouter.reference",
-    "langchain_benchrouter.engines",
-    "langchain_benchrouter.calibration",
-    "langchain_benchrouter.task_classifier",
-    "langchain_benchrouter.familiarity",
+    "langchain_benchrouter.core.scoring",
+    "langchain_benchrouter.core.predictors",
+    "langchain_benchrouter.core.index",
+    "langchain_benchrouter.core.router",
+    "langchain_benchrouter.data.benchmark",
+    "langchain_benchrouter.evaluation.harness",
+    "langchain_benchrouter.core.reference",
+    "langchain_benchrouter.core.engines",
+    "langchain_benchrouter.core.calibration",
+    "langchain_benchrouter.core.task_classifier",
+    "langchain_benchrouter.core.familiarity",
 ]
 
 

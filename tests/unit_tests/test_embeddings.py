@@ -16,8 +16,8 @@ import numpy.typing as npt
 import pytest
 from langchain_core.embeddings import DeterministicFakeEmbedding, Embeddings
 
-from langchain_benchrouter import embeddings as emb_mod
-from langchain_benchrouter.embeddings import (
+from langchain_benchrouter.core import embeddings as emb_mod
+from langchain_benchrouter.core.embeddings import (
     DEFAULT_MODEL_ID,
     MODEL_ENV_VAR,
     CachedEmbedder,
@@ -151,7 +151,7 @@ def test_all_embedders_satisfy_protocol(tmp_path: Path) -> None:
 def test_import_and_construction_stay_cheap() -> None:
     code = (
         "import sys\n"
-        "from langchain_benchrouter.embeddings import SentenceTransformerEmbedder\n"
+        "from langchain_benchrouter.core.embeddings import SentenceTransformerEmbedder\n"
         "e = SentenceTransformerEmbedder()\n"
         "print(e.name)\n"
         "heavy = [m for m in ('torch', 'sentence_transformers', 'transformers') "
@@ -554,7 +554,7 @@ def test_cache_concurrent_processes(tmp_path: Path) -> None:
     code = (
         "import hashlib, sys\n"
         "import numpy as np\n"
-        "from langchain_benchrouter.embeddings import CachedEmbedder\n"
+        "from langchain_benchrouter.core.embeddings import CachedEmbedder\n"
         "class Sha:\n"
         "    name = 'sha-8'\n"
         "    def embed(self, texts):\n"

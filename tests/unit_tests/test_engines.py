@@ -6,8 +6,8 @@ import numpy as np
 import pytest
 
 from langchain_benchrouter import Benchmark, Router
-from langchain_benchrouter.embeddings import HashingEmbedder
-from langchain_benchrouter.engines import embed_texts
+from langchain_benchrouter.core.embeddings import HashingEmbedder
+from langchain_benchrouter.core.engines import embed_texts
 
 
 def test_local_engine_equals_the_embedder() -> None:

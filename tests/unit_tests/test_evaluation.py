@@ -10,8 +10,10 @@ from typing import Any
 import numpy as np
 import pytest
 
-from langchain_benchrouter.benchmark import Benchmark
-from langchain_benchrouter.evaluation import (
+from langchain_benchrouter.core.router import Router
+from langchain_benchrouter.core.scoring import predictor_accuracy
+from langchain_benchrouter.data.benchmark import Benchmark
+from langchain_benchrouter.evaluation.harness import (
     DEFAULT_ROUTE_METHOD,
     METHODS,
     TASK_METHODS,
@@ -21,8 +23,6 @@ from langchain_benchrouter.evaluation import (
     leave_one_task_out,
     pareto_hull,
 )
-from langchain_benchrouter.router import Router
-from langchain_benchrouter.scoring import predictor_accuracy
 
 # task_best_train needs training rows of the test task: random-split only; labels_best
 # needs labelled inputs of the test task.
@@ -239,7 +239,7 @@ def test_pareto_hull_and_aiq_on_known_points() -> None:
 
 
 def test_plots_are_png(result: EvaluationResult, tmp_path: Path) -> None:
-    from langchain_benchrouter.plots import write_plots
+    from langchain_benchrouter.evaluation.plots import write_plots
 
     paths = write_plots(result, tmp_path, prefix="x_")
     names = sorted(p.name for p in paths)
@@ -249,7 +249,7 @@ def test_plots_are_png(result: EvaluationResult, tmp_path: Path) -> None:
 
 
 def test_search_memo_changes_nothing(bench: Benchmark, monkeypatch: pytest.MonkeyPatch) -> None:
-    import langchain_benchrouter.evaluation as ev
+    import langchain_benchrouter.evaluation.harness as ev
 
     sub = bench.select_tasks(TASKS[:3])
     kw: dict[str, Any] = {

@@ -11,7 +11,9 @@ import pytest
 from rich.console import Console
 from scipy import stats
 
-from langchain_benchrouter.experiment_report import (
+from langchain_benchrouter.errors import ExperimentError
+from langchain_benchrouter.experiments.exposure_log import Exposure, Feedback, SQLiteExposureLog
+from langchain_benchrouter.experiments.report import (
     add_experiment_parser,
     compare_scores,
     compute_report,
@@ -19,8 +21,6 @@ from langchain_benchrouter.experiment_report import (
     main,
     report_table,
 )
-from langchain_benchrouter.experiments import ExperimentError
-from langchain_benchrouter.exposure_log import Exposure, Feedback, SQLiteExposureLog
 
 T_975_DF2 = 4.302652729911275  # t quantile 0.975 with 2 degrees of freedom (tables)
 T_975_DF3 = 3.182446305284263

@@ -17,18 +17,18 @@ from langchain_core.output_parsers import StrOutputParser
 from langchain_core.prompts import ChatPromptTemplate
 from langchain_core.tracers.run_collector import RunCollectorCallbackHandler
 
-from langchain_benchrouter.benchmark import Benchmark
-from langchain_benchrouter.errors import BenchRouterError
-from langchain_benchrouter.experiments import (
+from langchain_benchrouter.core.router import Router
+from langchain_benchrouter.data.benchmark import Benchmark
+from langchain_benchrouter.errors import BenchRouterError, UnknownRunError
+from langchain_benchrouter.experiments.experiment import (
     METADATA_KEY,
     Experiment,
     ExperimentError,
     assign_arm,
     unit_hash,
 )
-from langchain_benchrouter.exposure_log import SQLiteExposureLog, UnknownRunError
-from langchain_benchrouter.router import Router
-from langchain_benchrouter.runnable import RouterRunnable
+from langchain_benchrouter.experiments.exposure_log import SQLiteExposureLog
+from langchain_benchrouter.langchain.runnable import RouterRunnable
 
 
 def fake(reply: str, usage: dict[str, int] | None = None) -> GenericFakeChatModel:
@@ -75,7 +75,7 @@ def test_assignment_is_stable_across_processes() -> None:
     keys = [f"user-{i}" for i in range(50)]
     here = [assign_arm(k, ["x", "y"], [0.3, 0.7], salt="exp") for k in keys]
     code = (
-        "from langchain_benchrouter.experiments import assign_arm\n"
+        "from langchain_benchrouter.experiments.experiment import assign_arm\n"
         f"print(','.join(assign_arm(k, ['x', 'y'], [0.3, 0.7], salt='exp') for k in {keys!r}))"
     )
     # a fresh interpreter with a different hash seed: the built-in hash() would differ

@@ -16,9 +16,8 @@ import pytest
 from langchain_core.language_models.fake_chat_models import FakeListChatModel
 
 from langchain_benchrouter.errors import BenchRouterError
-from langchain_benchrouter.experiment_report import compute_report
-from langchain_benchrouter.experiments import Experiment
-from langchain_benchrouter.exposure_log import (
+from langchain_benchrouter.experiments.experiment import Experiment
+from langchain_benchrouter.experiments.exposure_log import (
     Exposure,
     ExposureLog,
     ExposureLogError,
@@ -27,6 +26,7 @@ from langchain_benchrouter.exposure_log import (
     UnknownRunError,
     open_log,
 )
+from langchain_benchrouter.experiments.report import compute_report
 
 
 def exposure(run_id: str, arm: str = "a", **kw: object) -> Exposure:
@@ -146,7 +146,7 @@ def test_four_forked_processes_lose_nothing(tmp_path: Path) -> None:
 
 _INDEPENDENT_WRITER = """
 import sys
-from langchain_benchrouter.exposure_log import Exposure, Feedback, SQLiteExposureLog
+from langchain_benchrouter.experiments.exposure_log import Exposure, Feedback, SQLiteExposureLog
 path, p, n = sys.argv[1], int(sys.argv[2]), int(sys.argv[3])
 log = SQLiteExposureLog(path)
 for i in range(n):

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from langchain_benchrouter.familiarity import (
+from langchain_benchrouter.core.familiarity import (
     FAMILIAR_PVALUE,
     MIN_INPUTS,
     same_distribution_pvalue,

@@ -54,8 +54,9 @@ def test_all_is_pinned_and_every_name_resolves() -> None:
 def test_core_import_does_not_load_langchain_faces_or_torch() -> None:
     code = (
         "import sys, langchain_benchrouter as m; "
-        "bad = [k for k in ('langchain', 'langchain_benchrouter.runnable', 'torch', "
-        "'sentence_transformers', 'langchain_benchrouter.middleware') if k in sys.modules]; "
+        "bad = [k for k in ('langchain', 'langchain_benchrouter.langchain.runnable', 'torch', "
+        "'sentence_transformers', 'langchain_benchrouter.langchain.middleware') "
+        "if k in sys.modules]; "
         "print(bad)"
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)

@@ -6,8 +6,8 @@ import numpy as np
 import pytest
 from sklearn.neighbors import NearestNeighbors
 
-from langchain_benchrouter import index as index_mod
-from langchain_benchrouter.index import NeighborIndex, Neighbors, _top_candidates
+from langchain_benchrouter.core import index as index_mod
+from langchain_benchrouter.core.index import NeighborIndex, Neighbors, _top_candidates
 
 
 def data(n: int = 3000, d: int = 24, q: int = 50, seed: int = 0) -> tuple[np.ndarray, np.ndarray]:

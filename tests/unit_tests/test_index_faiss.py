@@ -5,8 +5,8 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from langchain_benchrouter.index import NeighborIndex
-from langchain_benchrouter.reference import loto_reference_pairs
+from langchain_benchrouter.core.index import NeighborIndex
+from langchain_benchrouter.core.reference import loto_reference_pairs
 
 pytest.importorskip("faiss")
 

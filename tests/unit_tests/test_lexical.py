@@ -10,8 +10,8 @@ import numpy as np
 import pytest
 
 from langchain_benchrouter import Benchmark, Router
+from langchain_benchrouter.core.lexical import MIN_ROWS, LexicalResidualModel, switch_gain
 from langchain_benchrouter.errors import ArtifactError, RoutingInputError
-from langchain_benchrouter.lexical import MIN_ROWS, LexicalResidualModel, switch_gain
 
 WORDS = ["river", "castle", "garden", "winter", "market", "letter", "bridge", "forest"]
 
@@ -183,7 +183,7 @@ def test_large_benchmarks_are_sampled_per_task(monkeypatch: pytest.MonkeyPatch) 
     assert len(set(picked.tolist())) == picked.size  # without replacement
     assert LexicalResidualModel()._sample(ti, 1000).tolist() == list(range(400))
     # Capped tuning and fit rows still learn the rule.
-    import langchain_benchrouter.lexical as lexical_mod
+    import langchain_benchrouter.core.lexical as lexical_mod
 
     monkeypatch.setattr(lexical_mod, "TUNING_ROWS", 120)
     monkeypatch.setattr(lexical_mod, "FIT_ROWS", 160)

@@ -11,7 +11,7 @@ from langchain_core.messages import (
 from langchain_core.prompts import ChatPromptTemplate, PromptTemplate
 
 from langchain_benchrouter.errors import RoutingInputError
-from langchain_benchrouter.messages import message_text, routing_text, to_messages
+from langchain_benchrouter.langchain.messages import message_text, routing_text, to_messages
 
 
 def test_string_and_prompt_values() -> None:

@@ -10,8 +10,12 @@ import numpy as np
 import pytest
 
 from langchain_benchrouter import Benchmark, Router
+from langchain_benchrouter.core.metric_prior import (
+    metric_estimate,
+    metric_posterior,
+    random_effects,
+)
 from langchain_benchrouter.errors import ArtifactError, RoutingInputError
-from langchain_benchrouter.metric_prior import metric_estimate, metric_posterior, random_effects
 
 
 def test_random_effects_hand_computed() -> None:
@@ -238,7 +242,7 @@ def test_task_metrics_survive_save_and_load(metric_router: Any, tmp_path: Path) 
 def test_for_task_passes_the_metric(metric_router: Any) -> None:
     from test_runnable_support import FakeChat
 
-    from langchain_benchrouter.runnable import RouterRunnable
+    from langchain_benchrouter.langchain.runnable import RouterRunnable
 
     router, new = metric_router
     models = {m: FakeChat(label=m) for m in router.model_names}
@@ -255,7 +259,7 @@ def test_for_task_passes_the_metric(metric_router: Any) -> None:
 def test_runnable_task_metric_drives_per_task_selection(metric_router: Any) -> None:
     from test_runnable_support import FakeChat
 
-    from langchain_benchrouter.runnable import RouterRunnable
+    from langchain_benchrouter.langchain.runnable import RouterRunnable
 
     router, new = metric_router
     models = {m: FakeChat(label=m) for m in router.model_names}

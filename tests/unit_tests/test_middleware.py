@@ -24,10 +24,10 @@ from test_runnable_support import (
     make_router,
 )
 
+from langchain_benchrouter.core.router import Router
 from langchain_benchrouter.errors import UnknownModelError
-from langchain_benchrouter.middleware import STATE_KEY, RouterMiddleware
-from langchain_benchrouter.router import Router
-from langchain_benchrouter.runnable import RouterRunnable
+from langchain_benchrouter.langchain.middleware import STATE_KEY, RouterMiddleware
+from langchain_benchrouter.langchain.runnable import RouterRunnable
 
 
 @pytest.fixture(scope="module")

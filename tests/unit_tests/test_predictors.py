@@ -5,13 +5,13 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from langchain_benchrouter.errors import NotFittedError
-from langchain_benchrouter.index import NeighborIndex
-from langchain_benchrouter.predictors import (
+from langchain_benchrouter.core.index import NeighborIndex
+from langchain_benchrouter.core.predictors import (
     KNNCorrectnessPredictor,
     MLPCorrectnessPredictor,
     masked_neighbor_mean,
 )
+from langchain_benchrouter.errors import NotFittedError
 
 
 def _unit(rows: list[list[float]]) -> np.ndarray:

@@ -23,7 +23,7 @@ import pyarrow.parquet as pq
 from hypothesis import HealthCheck, event, given, settings
 from hypothesis import strategies as st
 
-from langchain_benchrouter.benchmark import Benchmark
+from langchain_benchrouter.data.benchmark import Benchmark
 from langchain_benchrouter.errors import BenchmarkFormatError
 
 SETTINGS = settings(

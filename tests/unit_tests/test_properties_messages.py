@@ -15,7 +15,7 @@ from langchain_core.messages import (
 )
 
 from langchain_benchrouter.errors import BenchRouterError, RoutingInputError
-from langchain_benchrouter.messages import message_text, routing_text
+from langchain_benchrouter.langchain.messages import message_text, routing_text
 
 SETTINGS = settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 

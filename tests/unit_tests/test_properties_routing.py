@@ -11,10 +11,10 @@ from hypothesis import strategies as st
 from langchain_core.messages import AIMessage, HumanMessage
 from test_runnable_support import MODELS, fakes, make_router
 
-from langchain_benchrouter.embeddings import HashingEmbedder
+from langchain_benchrouter.core.embeddings import HashingEmbedder
+from langchain_benchrouter.core.router import Router
 from langchain_benchrouter.errors import BenchRouterError, RoutingInputError
-from langchain_benchrouter.router import Router
-from langchain_benchrouter.runnable import RouterRunnable
+from langchain_benchrouter.langchain.runnable import RouterRunnable
 
 SETTINGS = settings(
     max_examples=100,

@@ -11,11 +11,11 @@ from numpy.typing import NDArray
 from sklearn.neighbors import NearestNeighbors
 
 from langchain_benchrouter import Benchmark
-from langchain_benchrouter.embeddings import HashingEmbedder
-from langchain_benchrouter.index import NeighborIndex
-from langchain_benchrouter.predictors import KNNCorrectnessPredictor, MLPCorrectnessPredictor
-from langchain_benchrouter.reference import loto_reference_pairs
-from langchain_benchrouter.scoring import predictor_accuracy, task_descriptor
+from langchain_benchrouter.core.embeddings import HashingEmbedder
+from langchain_benchrouter.core.index import NeighborIndex
+from langchain_benchrouter.core.predictors import KNNCorrectnessPredictor, MLPCorrectnessPredictor
+from langchain_benchrouter.core.reference import loto_reference_pairs
+from langchain_benchrouter.core.scoring import predictor_accuracy, task_descriptor
 
 SHARED = Path(__file__).resolve().parents[3] / "shared" / "data"
 
@@ -48,7 +48,7 @@ def simple_loto(
         dist = np.clip(dist, 0.0, 2.0).astype(np.float32)
         if predictor_factory is None:
             pred = KNNCorrectnessPredictor(k=k).fit(X_rest, Y_rest, index=NeighborIndex(X_rest))
-            from langchain_benchrouter.predictors import masked_neighbor_mean
+            from langchain_benchrouter.core.predictors import masked_neighbor_mean
 
             g = masked_neighbor_mean(Y_rest, idx[:, :k].astype(np.int64), pred.prior_)
         else:

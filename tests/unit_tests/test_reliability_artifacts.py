@@ -21,9 +21,9 @@ import numpy as np
 import pytest
 from test_runnable_support import CODE_Q, MATH_Q, TRIVIA_Q, make_router
 
-from langchain_benchrouter.artifact import read_artifact, write_artifact
+from langchain_benchrouter.core.artifact import read_artifact, write_artifact
+from langchain_benchrouter.core.router import Router
 from langchain_benchrouter.errors import ArtifactError
-from langchain_benchrouter.router import Router
 
 TEXTS = [MATH_Q, CODE_Q, TRIVIA_Q, "who wrote the python function", "naïve 🙂 question"]
 
@@ -41,7 +41,7 @@ def hook(event, args):
             opened.append([os.path.relpath(path, root), str(args[1]), int(args[2] or 0)])
 
 sys.addaudithook(hook)
-from langchain_benchrouter.router import Router
+from langchain_benchrouter.core.router import Router
 router = Router.load(root)
 texts = json.loads(sys.argv[2])
 routes = router.route(texts)

@@ -25,8 +25,9 @@ from pydantic import BaseModel
 from test_runnable_support import CODE, CODE_Q, MATH, MATH_Q, MODELS, TRIVIA, TRIVIA_Q, fakes
 from test_runnable_support import records as synthetic_records
 
-from langchain_benchrouter.benchmark import Benchmark
-from langchain_benchrouter.embeddings import HashingEmbedder
+from langchain_benchrouter.core.embeddings import HashingEmbedder
+from langchain_benchrouter.core.router import Router
+from langchain_benchrouter.data.benchmark import Benchmark
 from langchain_benchrouter.errors import (
     BenchRouterError,
     EmbedderError,
@@ -36,8 +37,7 @@ from langchain_benchrouter.errors import (
     RoutingInputError,
     RoutingTimeoutError,
 )
-from langchain_benchrouter.router import Router
-from langchain_benchrouter.runnable import DECISION_ATTR, RouterRunnable, error_decision
+from langchain_benchrouter.langchain.runnable import DECISION_ATTR, RouterRunnable, error_decision
 
 HANG = 10.0  # seconds a "hanging" fake waits at most (released at the end of each test)
 # model_timeout of the hang tests: long enough for the fallback model to answer on a loaded
@@ -357,7 +357,7 @@ def test_over_long_input_is_truncated_explicitly(router: Router) -> None:
 
 
 def test_hashing_embedder_reads_a_bounded_prefix() -> None:
-    from langchain_benchrouter.embeddings import HASHING_MAX_CHARS
+    from langchain_benchrouter.core.embeddings import HASHING_MAX_CHARS
 
     emb = HashingEmbedder()
     head = "alpha beta gamma " * (HASHING_MAX_CHARS // 17 + 1)
@@ -367,7 +367,7 @@ def test_hashing_embedder_reads_a_bounded_prefix() -> None:
 
 def test_sentence_transformer_input_is_cut_before_tokenizing() -> None:
     """The tokenizer never sees more than 64 characters per word piece of the window."""
-    from langchain_benchrouter.embeddings import SentenceTransformerEmbedder
+    from langchain_benchrouter.core.embeddings import SentenceTransformerEmbedder
 
     class FakeModel:
         max_seq_length = 4
@@ -419,7 +419,7 @@ def test_foreign_embedder_output_is_validated_by_the_router() -> None:
 
 def test_lone_surrogates_route_and_embed() -> None:
     """Text that UTF-8 cannot encode (lone surrogates) routes; the bad code points read as '?'."""
-    from langchain_benchrouter.embeddings import SentenceTransformerEmbedder
+    from langchain_benchrouter.core.embeddings import SentenceTransformerEmbedder
 
     emb = HashingEmbedder()
     assert np.array_equal(emb.embed(["solve \ud800 x"]), emb.embed(["solve ? x"]))

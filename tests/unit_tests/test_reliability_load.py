@@ -16,9 +16,9 @@ from langchain_core.messages import AIMessage
 from langchain_core.runnables import RunnableLambda
 from test_runnable_support import MODELS, VOCAB, make_router
 
-from langchain_benchrouter.messages import routing_text
-from langchain_benchrouter.router import Router
-from langchain_benchrouter.runnable import RouterRunnable
+from langchain_benchrouter.core.router import Router
+from langchain_benchrouter.langchain.messages import routing_text
+from langchain_benchrouter.langchain.runnable import RouterRunnable
 
 FAIL_MARK = "#fail"
 

@@ -12,10 +12,10 @@ from langchain_core.messages import BaseMessage, HumanMessage
 from langchain_core.outputs import ChatResult
 from test_runnable_support import MATH, MATH_Q, FakeChat, fakes, make_router
 
+from langchain_benchrouter.core.router import Router
 from langchain_benchrouter.errors import ModelTimeoutError
-from langchain_benchrouter.middleware import STATE_KEY, RouterMiddleware
-from langchain_benchrouter.router import Router
-from langchain_benchrouter.runnable import error_decision
+from langchain_benchrouter.langchain.middleware import STATE_KEY, RouterMiddleware
+from langchain_benchrouter.langchain.runnable import error_decision
 
 
 class HangingChat(FakeChat):

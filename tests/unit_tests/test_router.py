@@ -7,15 +7,15 @@ from typing import Any
 import numpy as np
 import pytest
 
-from langchain_benchrouter.benchmark import Benchmark
+from langchain_benchrouter.core.router import Router
+from langchain_benchrouter.core.scoring import prob_beats
+from langchain_benchrouter.data.benchmark import Benchmark
 from langchain_benchrouter.errors import (
     BenchmarkFormatError,
     NotFittedError,
     RoutingInputError,
     UnknownModelError,
 )
-from langchain_benchrouter.router import Router
-from langchain_benchrouter.scoring import prob_beats
 
 Data = tuple[list[dict[str, Any]], Any]
 

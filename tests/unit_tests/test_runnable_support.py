@@ -23,9 +23,9 @@ from langchain_core.tracers.schemas import Run
 from langchain_core.utils.function_calling import convert_to_openai_tool
 from pydantic import Field
 
-from langchain_benchrouter.benchmark import Benchmark
-from langchain_benchrouter.messages import routing_text
-from langchain_benchrouter.router import Router
+from langchain_benchrouter.core.router import Router
+from langchain_benchrouter.data.benchmark import Benchmark
+from langchain_benchrouter.langchain.messages import routing_text
 
 MATH, CODE, TRIVIA = "llama-3.1-8b-instruct", "qwen2.5-7b-instruct", "mistral-7b-instruct-v0.3"
 MODELS = [MATH, CODE, TRIVIA]

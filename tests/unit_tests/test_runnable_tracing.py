@@ -24,8 +24,8 @@ from test_runnable_support import (
     walk,
 )
 
-from langchain_benchrouter.router import Router
-from langchain_benchrouter.runnable import FALLBACK_EVENT, RouterRunnable
+from langchain_benchrouter.core.router import Router
+from langchain_benchrouter.langchain.runnable import FALLBACK_EVENT, RouterRunnable
 
 
 @pytest.fixture(scope="module")

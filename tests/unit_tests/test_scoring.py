@@ -7,7 +7,7 @@ import math
 import numpy as np
 import pytest
 
-from langchain_benchrouter.scoring import (
+from langchain_benchrouter.core.scoring import (
     best_model_on_average,
     gaussian_kernel_smooth,
     per_input_utility,
@@ -86,7 +86,7 @@ def test_prob_beats_small_exact_cases() -> None:
 
 
 def test_prob_beats_normal_approximation_close_to_exact() -> None:
-    import langchain_benchrouter.scoring as sc
+    import langchain_benchrouter.core.scoring as sc
 
     exact = prob_beats(2100, 0.6, 2000, 0.62, 4000)
     old = sc.EXACT_LIMIT

@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 from sklearn.linear_model import LogisticRegression
 
-from langchain_benchrouter.task_classifier import TaskClassifier
+from langchain_benchrouter.core.task_classifier import TaskClassifier
 
 
 def _blobs(n_tasks: int, per: int = 30, dim: int = 6, seed: int = 0) -> tuple[np.ndarray, ...]:

@@ -1,7 +1,7 @@
 """Evaluation harness: does routing beat using one model? (the protocol of METHOD.md).
 
 The default protocol is **leave-one-task-out** (``"loto"``): for each benchmark task t,
-a :class:`~langchain_benchrouter.router.Router` is fitted on every other task and must
+a :class:`~langchain_benchrouter.core.router.Router` is fitted on every other task and must
 choose a model for t from t's unlabeled inputs. The router's own reference pairs (the
 data behind the OOD confidence model p) are in turn leave-one-task-out among the
 remaining tasks, so t never influences its own selection: a clean nested protocol.
@@ -21,8 +21,8 @@ over held-out tasks; missing scores are skipped everywhere):
 - ``per_instance``: per-input argmax routing; its accuracy is the mean over inputs of the
   chosen model's score, so it is *not* bounded by the per-task oracle.
 - ``calibrated``, ``eb_select``, ``route_calibrated``: the calibrated methods (see
-  :mod:`langchain_benchrouter.calibration`); ``route_lexical``: ``route_calibrated``
-  with the lexical correction (:mod:`langchain_benchrouter.lexical`), the default route;
+  :mod:`langchain_benchrouter.core.calibration`); ``route_lexical``: ``route_calibrated``
+  with the lexical correction (:mod:`langchain_benchrouter.core.lexical`), the default route;
   ``task_best_train`` (random split) and ``labels_best`` (with labelled inputs: the best
   mean on them) are baselines.
 
@@ -55,16 +55,16 @@ from typing import Any
 import numpy as np
 from numpy.typing import NDArray
 
-from langchain_benchrouter.benchmark import Benchmark
-from langchain_benchrouter.calibration import expected_calibration_error
-from langchain_benchrouter.embeddings import (
+from langchain_benchrouter.core.calibration import expected_calibration_error
+from langchain_benchrouter.core.embeddings import (
     CachedEmbedder,
     Embedder,
     HashingEmbedder,
     resolve_embedder,
 )
-from langchain_benchrouter.router import Router
-from langchain_benchrouter.scoring import per_input_utility, predictor_accuracy
+from langchain_benchrouter.core.router import Router
+from langchain_benchrouter.core.scoring import per_input_utility, predictor_accuracy
+from langchain_benchrouter.data.benchmark import Benchmark
 
 __all__ = [
     "METHODS",
@@ -831,7 +831,7 @@ def evaluate(
 
     Args:
         benchmark: the scored benchmark (two tasks or more).
-        embedder: as :class:`~langchain_benchrouter.router.Router`'s ``embedder``
+        embedder: as :class:`~langchain_benchrouter.core.router.Router`'s ``embedder``
             (``None``: the offline MiniLM; ``"hashing"``; a model path; an Embedder).
         router_params: other :class:`Router` parameters (``k``, ``predictor``,
             ``bandwidth``, ...), applied to every fold's router.

@@ -16,9 +16,8 @@ from typing import Any, Literal
 import numpy as np
 from numpy.typing import NDArray
 
-from langchain_benchrouter.artifact import read_artifact, write_artifact
-from langchain_benchrouter.benchmark import Benchmark
-from langchain_benchrouter.calibration import (
+from langchain_benchrouter.core.artifact import read_artifact, write_artifact
+from langchain_benchrouter.core.calibration import (
     CalibrationState,
     beta_binomial_mean,
     fit_calibration,
@@ -27,43 +26,38 @@ from langchain_benchrouter.calibration import (
     shrunk_knn,
     task_posterior_prior,
 )
-from langchain_benchrouter.decisions import Routes, Selection
-from langchain_benchrouter.embeddings import (
+from langchain_benchrouter.core.decisions import Routes, Selection
+from langchain_benchrouter.core.embeddings import (
     CachedEmbedder,
     Embedder,
     HashingEmbedder,
     check_embeddings,
     resolve_embedder,
 )
-from langchain_benchrouter.errors import (
-    ArtifactError,
-    BenchmarkFormatError,
-    EmbedderError,
-    EmbedderMismatchError,
-    NotFittedError,
-    RoutingInputError,
-    UnknownModelError,
-)
-from langchain_benchrouter.familiarity import (
+from langchain_benchrouter.core.familiarity import (
     FAMILIAR_PVALUE,
     MAX_INPUTS,
     same_distribution_pvalue,
 )
-from langchain_benchrouter.index import (
+from langchain_benchrouter.core.index import (
     DEFAULT_APPROXIMATE_ABOVE,
     IndexDtype,
     NeighborIndex,
     Neighbors,
 )
-from langchain_benchrouter.lexical import MIN_ROWS as LEXICAL_MIN_ROWS
-from langchain_benchrouter.lexical import LexicalResidualModel
-from langchain_benchrouter.metric_prior import MetricEstimate, metric_estimate, metric_posterior
-from langchain_benchrouter.predictors import (
+from langchain_benchrouter.core.lexical import MIN_ROWS as LEXICAL_MIN_ROWS
+from langchain_benchrouter.core.lexical import LexicalResidualModel
+from langchain_benchrouter.core.metric_prior import (
+    MetricEstimate,
+    metric_estimate,
+    metric_posterior,
+)
+from langchain_benchrouter.core.predictors import (
     KNNCorrectnessPredictor,
     MLPCorrectnessPredictor,
 )
-from langchain_benchrouter.reference import loto_reference_pairs
-from langchain_benchrouter.scoring import (
+from langchain_benchrouter.core.reference import loto_reference_pairs
+from langchain_benchrouter.core.scoring import (
     best_model_on_average,
     gaussian_kernel_smooth,
     per_input_utility,
@@ -73,7 +67,17 @@ from langchain_benchrouter.scoring import (
     s3,
     task_descriptor,
 )
-from langchain_benchrouter.task_classifier import TaskClassifier
+from langchain_benchrouter.core.task_classifier import TaskClassifier
+from langchain_benchrouter.data.benchmark import Benchmark
+from langchain_benchrouter.errors import (
+    ArtifactError,
+    BenchmarkFormatError,
+    EmbedderError,
+    EmbedderMismatchError,
+    NotFittedError,
+    RoutingInputError,
+    UnknownModelError,
+)
 
 __all__ = ["Router"]
 
@@ -127,7 +131,7 @@ class Router:
     Args:
         k: neighbours of the kNN correctness predictor.
         embedder: ``None`` (offline all-MiniLM-L6-v2), ``"hashing"``, a model path or id,
-            an :class:`~langchain_benchrouter.embeddings.Embedder`, or a LangChain
+            an :class:`~langchain_benchrouter.core.embeddings.Embedder`, or a LangChain
             ``Embeddings`` object.
         predictor: ``"knn"`` (default) or ``"mlp"`` (the paper's Appendix C).
         predictor_params: keyword arguments of the MLP predictor.
@@ -145,7 +149,7 @@ class Router:
         approximate_above: above this many benchmark inputs, an approximate faiss index
             (the ``faiss`` extra) replaces exact search; ``None`` keeps search exact.
         lexical: fit the lexical correction of the per-input route (a TF-IDF ridge model
-            of each input's score residual, :mod:`~langchain_benchrouter.lexical`);
+            of each input's score residual, :mod:`~langchain_benchrouter.core.lexical`);
             ``False`` makes ``route(method="lexical")`` the calibrated route.
 
     Example:
@@ -567,13 +571,13 @@ class Router:
                 methods only. For a task the benchmark does not contain, the estimate is
                 then what the benchmark tasks of that metric say, shrunk toward the
                 benchmark mean as much as those tasks disagree (a random-effects model,
-                :mod:`~langchain_benchrouter.metric_prior`), instead of the inputs' kNN
+                :mod:`~langchain_benchrouter.core.metric_prior`), instead of the inputs' kNN
                 estimate (which carries little across tasks: docs/results.md). A task the
                 benchmark contains (``Selection.familiar``) is still decided by the
                 benchmark's own accuracy on it.
 
         Returns:
-            The :class:`~langchain_benchrouter.decisions.Selection`.
+            The :class:`~langchain_benchrouter.core.decisions.Selection`.
 
         Raises:
             RoutingInputError: unknown method or metric, a metric with the paper's
@@ -861,14 +865,14 @@ class Router:
             costs: cost per model (default: the benchmark's known prices); needed for every
                 allowed model when ``cost_weight`` > 0.
             method: ``"lexical"`` (default): the calibrated route, corrected where the
-                lexical model (:mod:`~langchain_benchrouter.lexical`) predicts another
+                lexical model (:mod:`~langchain_benchrouter.core.lexical`) predicts another
                 model beats its choice by more than the margin tuned in the fit (the
                 calibrated route when the fit found no margin that pays, or for a router
                 saved before the correction); ``"calibrated"``: the per-input shrunk kNN
                 (k and prior strength tuned in the fit); ``"knn"``: the paper's k-NN mean.
 
         Returns:
-            :class:`~langchain_benchrouter.decisions.Routes`, a sequence of model names with
+            :class:`~langchain_benchrouter.core.decisions.Routes`, a sequence of model names with
             the per-model probabilities and distances attached.
         """
         self._check_fitted()

@@ -1,10 +1,10 @@
-"""Figures of an :class:`~langchain_benchrouter.evaluation.EvaluationResult` (matplotlib, PNG).
+"""Figures of an evaluation result (matplotlib, PNG).
 
 matplotlib is imported lazily with the non-interactive Agg backend, so importing this
 module costs nothing and works without a display.
 
 Example:
-    >>> from langchain_benchrouter.evaluation import evaluate  # doctest: +SKIP
+    >>> from langchain_benchrouter.evaluation.harness import evaluate  # doctest: +SKIP
     >>> paths = write_plots(evaluate(bench), "figures/")  # doctest: +SKIP
 """
 
@@ -14,7 +14,7 @@ import os
 from pathlib import Path
 from typing import Any
 
-from langchain_benchrouter.evaluation import METHODS, EvaluationResult, pareto_hull
+from langchain_benchrouter.evaluation.harness import METHODS, EvaluationResult, pareto_hull
 
 __all__ = ["write_plots"]
 
@@ -41,7 +41,7 @@ def write_plots(
     of cost-aware per-input routing with its AIQ (when costs are known).
 
     Args:
-        result: what :func:`~langchain_benchrouter.evaluation.evaluate` returned.
+        result: what :func:`~langchain_benchrouter.evaluation.harness.evaluate` returned.
         directory: output directory (created).
         prefix: prepended to each file name (e.g. the dataset's name and ``"_"``).
 

@@ -5,10 +5,10 @@ configuration, a fixed chat model, or any other runnable) by a stable hash of a 
 key and the experiment's name, so the same key lands in the same arm in every process
 and after every restart. It calls that arm, tags the run with the experiment, the arm
 and the model (so LangSmith and other tracers can group by them), and appends an
-:class:`~langchain_benchrouter.exposure_log.Exposure` to the exposure log. Scores
+:class:`~langchain_benchrouter.experiments.exposure_log.Exposure` to the exposure log. Scores
 recorded later with :meth:`Experiment.record_feedback` feed the report
-(:mod:`langchain_benchrouter.experiment_report`) and can become labels of the router
-(:func:`~langchain_benchrouter.experiment_report.feedback_to_labels`).
+(:mod:`langchain_benchrouter.experiments.report`) and can become labels of the router
+(:func:`~langchain_benchrouter.experiments.report.feedback_to_labels`).
 """
 
 from __future__ import annotations
@@ -34,8 +34,8 @@ from langchain_core.runnables.utils import ConfigurableFieldSpec, get_unique_con
 from pydantic import ConfigDict, Field, PrivateAttr, SkipValidation
 from typing_extensions import override
 
-from langchain_benchrouter.errors import BenchRouterError
-from langchain_benchrouter.exposure_log import (
+from langchain_benchrouter.errors import BenchRouterError, ExperimentError
+from langchain_benchrouter.experiments.exposure_log import (
     Exposure,
     ExposureLog,
     ExposureLogError,
@@ -43,11 +43,11 @@ from langchain_benchrouter.exposure_log import (
     UnknownRunError,
     open_log,
 )
-from langchain_benchrouter.messages import routing_text
+from langchain_benchrouter.langchain.messages import routing_text
 
 if TYPE_CHECKING:
-    from langchain_benchrouter.experiment_report import ExperimentReport, LabeledFeedback
-    from langchain_benchrouter.router import Router
+    from langchain_benchrouter.core.router import Router
+    from langchain_benchrouter.experiments.report import ExperimentReport, LabeledFeedback
 
 __all__ = ["METADATA_KEY", "Experiment", "ExperimentError", "assign_arm", "unit_hash"]
 
@@ -57,10 +57,6 @@ METADATA_KEY = "benchrouter_experiment"
 """Key of the experiment's record in ``response_metadata`` and of its name in run metadata."""
 
 _ROUTER_METADATA_KEY = "benchrouter"  # where RouterRunnable records its decision
-
-
-class ExperimentError(BenchRouterError, ValueError):
-    """An experiment is misconfigured (arms, weights, price table) or misused."""
 
 
 # ---------------------------------------------------------------------- assignment
@@ -194,12 +190,12 @@ class Experiment(RunnableSerializable[LanguageModelInput, Any]):
 
     Args:
         name: the experiment's name (also the salt of the assignment and the run name).
-        arms: the arms: a :class:`~langchain_benchrouter.runnable.RouterRunnable`, a chat
+        arms: the arms: a :class:`~langchain_benchrouter.langchain.runnable.RouterRunnable`, a chat
             model, or any runnable taking the experiment's input.
         weights: traffic share per arm (any non-negative numbers; default equal). Arms
             left out get weight 0.
         log: the exposure log: a SQLite file path or an
-            :class:`~langchain_benchrouter.exposure_log.ExposureLog`; ``None`` logs
+            :class:`~langchain_benchrouter.experiments.exposure_log.ExposureLog`; ``None`` logs
             nothing (assignment and tracing still work).
         arm_models: the model behind a fixed arm, for the log and the price table
             (default: the arm's ``model_name``/``model`` attribute, else the output's
@@ -705,9 +701,9 @@ class Experiment(RunnableSerializable[LanguageModelInput, Any]):
     ) -> ExperimentReport:
         """This experiment's report.
 
-        See :func:`~langchain_benchrouter.experiment_report.compute_report`.
+        See :func:`~langchain_benchrouter.experiments.report.compute_report`.
         """
-        from langchain_benchrouter.experiment_report import compute_report
+        from langchain_benchrouter.experiments.report import compute_report
 
         return compute_report(
             self._require_log(), self.name, metric=metric, alpha=alpha, baseline=baseline
@@ -722,9 +718,9 @@ class Experiment(RunnableSerializable[LanguageModelInput, Any]):
     ) -> LabeledFeedback:
         """This experiment's feedback as labelled inputs for ``Router.add_labeled``.
 
-        See :func:`~langchain_benchrouter.experiment_report.feedback_to_labels`.
+        See :func:`~langchain_benchrouter.experiments.report.feedback_to_labels`.
         """
-        from langchain_benchrouter.experiment_report import feedback_to_labels
+        from langchain_benchrouter.experiments.report import feedback_to_labels
 
         return feedback_to_labels(
             self._require_log(),

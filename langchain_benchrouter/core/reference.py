@@ -22,14 +22,14 @@ from typing import Protocol
 import numpy as np
 from numpy.typing import NDArray
 
-from langchain_benchrouter.index import (
+from langchain_benchrouter.core.index import (
     DEFAULT_APPROXIMATE_ABOVE,
     Approximate,
     IndexDtype,
     NeighborIndex,
 )
-from langchain_benchrouter.predictors import masked_neighbor_mean
-from langchain_benchrouter.scoring import predictor_accuracy, task_descriptor
+from langchain_benchrouter.core.predictors import masked_neighbor_mean
+from langchain_benchrouter.core.scoring import predictor_accuracy, task_descriptor
 
 __all__ = ["loto_reference_pairs"]
 

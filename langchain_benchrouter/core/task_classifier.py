@@ -2,7 +2,7 @@
 
 The per-input calibrated router shrinks each model's kNN estimate toward the model's
 accuracy on the tasks the input resembles. Counting the tasks of the k nearest neighbours
-(:func:`~langchain_benchrouter.calibration.neighbor_task_prior`) is noisy with small k;
+(:func:`~langchain_benchrouter.core.calibration.neighbor_task_prior`) is noisy with small k;
 a multinomial logistic regression over all benchmark inputs separates the tasks better
 (measured on the random 80/20 split of both shared datasets, docs/results.md), and its
 posterior P(task | x) weights the per-task accuracies into the prior.

@@ -19,7 +19,7 @@ from typing import Any, Literal
 import numpy as np
 from numpy.typing import NDArray
 
-from langchain_benchrouter.embeddings import Embedder, resolve_embedder
+from langchain_benchrouter.core.embeddings import Embedder, resolve_embedder
 
 __all__ = ["Engine", "embed_texts", "embed_with_ray"]
 
@@ -51,7 +51,7 @@ def embed_with_ray(
     Args:
         texts: the texts, in benchmark order.
         embedder: an embedder spec (as ``Router(embedder=...)``) or a picklable
-            :class:`~langchain_benchrouter.embeddings.Embedder`; each actor resolves it
+            :class:`~langchain_benchrouter.core.embeddings.Embedder`; each actor resolves it
             once (the sentence-transformers embedder pickles without its loaded model).
         batch_size: texts per ``map_batches`` call.
         concurrency: embedding actors (default: one per CPU of the cluster, at most one
@@ -134,7 +134,7 @@ def embed_texts(
 
     Args:
         texts: the texts.
-        embedder: an embedder spec or :class:`~langchain_benchrouter.embeddings.Embedder`.
+        embedder: an embedder spec or :class:`~langchain_benchrouter.core.embeddings.Embedder`.
         engine: ``"local"`` or ``"ray"``.
         **ray_options: keyword arguments of :func:`embed_with_ray`.
 

@@ -10,7 +10,7 @@ When a run has several scores for one metric, the latest counts (a correction re
 the first score).
 
 :func:`feedback_to_labels` turns the feedback of an experiment into labelled inputs
-for :meth:`~langchain_benchrouter.router.Router.add_labeled`.
+for :meth:`~langchain_benchrouter.core.router.Router.add_labeled`.
 
 :func:`add_experiment_parser` registers ``benchrouter experiment report`` and
 ``benchrouter experiment feedback`` on an :mod:`argparse` subparsers object.
@@ -34,18 +34,19 @@ from rich.console import Console
 from rich.table import Table
 from scipy import stats
 
-from langchain_benchrouter.experiments import ExperimentError, unit_hash
-from langchain_benchrouter.exposure_log import (
+from langchain_benchrouter.errors import ExperimentError
+from langchain_benchrouter.experiments.experiment import unit_hash
+from langchain_benchrouter.experiments.exposure_log import (
     Exposure,
     ExposureLog,
     Feedback,
     SQLiteExposureLog,
     open_log,
 )
-from langchain_benchrouter.messages import routing_text
+from langchain_benchrouter.langchain.messages import routing_text
 
 if TYPE_CHECKING:
-    from langchain_benchrouter.router import Router
+    from langchain_benchrouter.core.router import Router
 
 __all__ = [
     "ArmStats",
@@ -564,7 +565,7 @@ def feedback_to_labels(
         experiment: the experiment.
         texts: the prompts, or ``{run_id: text}``.
         router: if given, keep only its models and add the labels to it with
-            :meth:`~langchain_benchrouter.router.Router.add_labeled`.
+            :meth:`~langchain_benchrouter.core.router.Router.add_labeled`.
         metric: the feedback metric (scores must lie in [0, 1]).
         salt: the experiment's salt if it is not its name.
         since: only feedback recorded at or after this time (seconds since the epoch),
@@ -718,7 +719,7 @@ def add_experiment_parser(subparsers: Any) -> argparse.ArgumentParser:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    """Run ``experiment ...`` on its own (``python -m langchain_benchrouter.experiment_report``)."""
+    """Run ``experiment ...`` alone (``python -m langchain_benchrouter.experiments.report``)."""
     from langchain_benchrouter.errors import BenchRouterError
 
     parser = argparse.ArgumentParser(prog="benchrouter")

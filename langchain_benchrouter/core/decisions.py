@@ -43,7 +43,7 @@ class Selection:
             ``None``.
         metric_tasks: how many benchmark tasks share that metric; when the task is not
             ``familiar``, ``estimate`` is what those tasks say (a random-effects estimate,
-            :mod:`~langchain_benchrouter.metric_prior`).
+            :mod:`~langchain_benchrouter.core.metric_prior`).
 
     Example:
         >>> sel = router.select_model(["What is 2 + 2?", "Solve x^2 = 4."])  # doctest: +SKIP

@@ -1,7 +1,7 @@
 """The exposure log of A/B experiments: who saw which arm, and how it went.
 
 An *exposure* is one prompt served by one arm of an
-:class:`~langchain_benchrouter.experiments.Experiment`: the experiment, the arm, the
+:class:`~langchain_benchrouter.experiments.experiment.Experiment`: the experiment, the arm, the
 hash of the unit key (never the prompt itself), the model that answered, the run id,
 the time, the latency, the token usage and the cost when known. *Feedback* is a score
 recorded later for a run id.
@@ -35,7 +35,7 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any, Literal, Protocol, runtime_checkable
 
-from langchain_benchrouter.errors import BenchRouterError
+from langchain_benchrouter.errors import ExposureLogError, UnknownRunError
 
 __all__ = [
     "SCHEMA",
@@ -107,14 +107,6 @@ _INSERT_EXPOSURE = (
 _INSERT_FEEDBACK = (
     "INSERT INTO benchrouter_feedback (run_id, metric, score, comment, ts) VALUES (?, ?, ?, ?, ?)"
 )
-
-
-class ExposureLogError(BenchRouterError, RuntimeError):
-    """The exposure log could not be opened, read or written."""
-
-
-class UnknownRunError(BenchRouterError, LookupError):
-    """Feedback names a run id (or unit key) that no logged exposure has."""
 
 
 @dataclass(frozen=True)

@@ -34,8 +34,8 @@ from typing import Any
 import numpy as np
 from numpy.typing import NDArray
 
-from langchain_benchrouter.index import NeighborIndex
-from langchain_benchrouter.task_classifier import TaskClassifier
+from langchain_benchrouter.core.index import NeighborIndex
+from langchain_benchrouter.core.task_classifier import TaskClassifier
 
 __all__ = [
     "A0_GRID",

@@ -41,7 +41,8 @@ from langchain_core.runnables.utils import ConfigurableFieldSpec, get_unique_con
 from pydantic import ConfigDict, Field, PrivateAttr, SkipValidation, ValidationError
 from typing_extensions import override
 
-from langchain_benchrouter.decisions import Routes, Selection
+from langchain_benchrouter.core.decisions import Routes, Selection
+from langchain_benchrouter.core.router import Router
 from langchain_benchrouter.errors import (
     BenchRouterError,
     ModelOutputError,
@@ -51,8 +52,7 @@ from langchain_benchrouter.errors import (
     RoutingTimeoutError,
     UnknownModelError,
 )
-from langchain_benchrouter.messages import RoutingScope, routing_text
-from langchain_benchrouter.router import Router
+from langchain_benchrouter.langchain.messages import RoutingScope, routing_text
 
 __all__ = [
     "DECISION_ATTR",
@@ -231,7 +231,7 @@ class RouterRunnable(RunnableSerializable[LanguageModelInput, Any]):
     ``benchrouter_routing_scope`` what text is routed on.
 
     Args:
-        router: a fitted :class:`~langchain_benchrouter.router.Router`.
+        router: a fitted :class:`~langchain_benchrouter.core.router.Router`.
         models: chat model (or any runnable taking chat input) per router model name.
             Names must match the router's; pass ``allow_subset=True`` to route only
             among the configured ones.
@@ -516,7 +516,7 @@ class RouterRunnable(RunnableSerializable[LanguageModelInput, Any]):
 
         Returns:
             A router pinned to the selected model, with the
-            :class:`~langchain_benchrouter.decisions.Selection` in :attr:`selection`.
+            :class:`~langchain_benchrouter.core.decisions.Selection` in :attr:`selection`.
 
         Raises:
             RoutingInputError: no inputs, an input without text, or an unknown metric.

@@ -20,8 +20,8 @@ from typing import Any, Literal
 import numpy as np
 from numpy.typing import NDArray
 
+from langchain_benchrouter.core.index import NeighborIndex, Neighbors
 from langchain_benchrouter.errors import NotFittedError
-from langchain_benchrouter.index import NeighborIndex, Neighbors
 
 __all__ = [
     "KNNCorrectnessPredictor",

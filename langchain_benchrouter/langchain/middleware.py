@@ -17,10 +17,10 @@ from langchain_core.runnables import RunnableConfig
 from langchain_core.runnables.config import run_in_executor
 from typing_extensions import override
 
+from langchain_benchrouter.core.router import Router
 from langchain_benchrouter.errors import ModelTimeoutError
-from langchain_benchrouter.messages import RoutingScope
-from langchain_benchrouter.router import Router
-from langchain_benchrouter.runnable import (
+from langchain_benchrouter.langchain.messages import RoutingScope
+from langchain_benchrouter.langchain.runnable import (
     DECISION_ATTR,
     RouterRunnable,
     _await_with_timeout,
@@ -69,7 +69,7 @@ class RouterMiddleware(AgentMiddleware[RouterState, Any, Any]):
     of the run with ``request.override(model=...)``. With ``route_on="model_call"`` it
     routes again before each model call. Tool calling and structured output keep
     working: the agent binds its tools to whichever model is chosen. The runtime knobs
-    of :class:`~langchain_benchrouter.runnable.RouterRunnable` (``configurable``
+    of :class:`~langchain_benchrouter.langchain.runnable.RouterRunnable` (``configurable``
     ``benchrouter_model``, ``benchrouter_cost_weight`` ...) apply here too.
 
     Args:
@@ -85,7 +85,7 @@ class RouterMiddleware(AgentMiddleware[RouterState, Any, Any]):
             then triggers the fallback like any model error).
 
     When the last model tried fails, its exception is re-raised unchanged with the
-    routing decision attached (:func:`~langchain_benchrouter.runnable.error_decision`).
+    routing decision attached (:func:`~langchain_benchrouter.langchain.runnable.error_decision`).
 
     Example:
         >>> from langchain.agents import create_agent  # doctest: +SKIP

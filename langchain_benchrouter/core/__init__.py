@@ -1,0 +1,1 @@
+"""The LangChain-free core: embed benchmark inputs, predict correctness, select and route."""

@@ -1,0 +1,1 @@
+"""Benchmark data: the score table, its file formats, the bundled benchmark."""

@@ -1,0 +1,826 @@
+"""Benchmark score tables: tasks x inputs x models.
+
+A :class:`Benchmark` holds, for every benchmark input, its text, its task and the
+score in ``[0, 1]`` that each model obtained on it (``NaN`` where a model has no
+result). It loads the files this package uses (wide or long JSON lines, CSV or
+Parquet, optionally gzipped, with an optional ``models.json`` beside them) and checks
+them thoroughly: every problem is reported as a
+:class:`~langchain_benchrouter.errors.BenchmarkFormatError` naming the file, the line
+or row and the problem.
+
+Wide layout, one JSON object a line::
+
+    {"instance_id": "q1", "task": "math", "split": "test", "text": "1+1?",
+     "model-a": 1.0, "model-b": null, "metric": "em"}
+
+An optional ``metric`` column names how an input is scored (``"em_mc"``,
+``"code_eval"``, ...); tasks scored the same way tend to favour the same models, and
+:meth:`Router.select_model(metric=...) <langchain_benchrouter.Router.select_model>`
+uses it.
+
+Long layout, one row per (task, input, model)::
+
+    task,instance_id,text,model,score
+    math,q1,1+1?,model-a,1.0
+"""
+
+from __future__ import annotations
+
+import numbers
+import os
+from collections.abc import Iterable, Mapping, Sequence
+from importlib import resources
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import numpy.typing as npt
+
+from langchain_benchrouter.data._parsing import (
+    _DATA_FILE_NAMES,
+    _GENERIC_STEMS,
+    _PRICE_KEYS,
+    METADATA_COLUMNS,
+    METRIC_COLUMN,
+    RESERVED_COLUMNS,
+    Layout,
+    _build_long,
+    _build_wide,
+    _check_model_info,
+    _check_threshold,
+    _count,
+    _fail,
+    _listing,
+    _name_list,
+    _read_bytes,
+    _read_file,
+    _read_models_json,
+    _short,
+    _Table,
+    _union_columns,
+    _unscored,
+)
+from langchain_benchrouter.errors import BenchmarkFormatError, UnknownModelError
+
+__all__ = ["Benchmark", "Layout", "METADATA_COLUMNS", "METRIC_COLUMN", "RESERVED_COLUMNS"]
+
+
+class Benchmark:
+    """Per-input scores of several models on the inputs of several tasks.
+
+    ``scores[i, j]`` is the score in ``[0, 1]`` of model ``models[j]`` on input
+    ``texts[i]`` (of task ``task_names[task_index[i]]``), or ``NaN`` when that model
+    has no result on that input. Missing scores stay ``NaN`` everywhere.
+
+    Example:
+        >>> bench = Benchmark(
+        ...     texts=["1+1?", "Capital of France?", "2*3?"],
+        ...     tasks=["math", "geo", "math"],
+        ...     scores=[[1.0, 0.0], [1.0, float("nan")], [0.0, 1.0]],
+        ...     models=["small", "large"],
+        ... )
+        >>> bench
+        Benchmark('benchmark': 3 inputs, 2 tasks, 2 models, 1 missing score, threshold=0.5)
+        >>> bench.task_accuracy().tolist()
+        [[0.5, 0.5], [1.0, nan]]
+        >>> Benchmark.bundled().n_models
+        9
+
+    Attributes:
+        texts: The input texts, one per input.
+        instance_ids: Input identifiers, unique within a task.
+        models: The model names, in column order.
+        task_names: The task names, in order of first appearance.
+        task_index: ``int64 (n,)``: the task of each input, an index into ``task_names``.
+        scores: ``float32 (n, M)``: scores in ``[0, 1]``, ``NaN`` where missing.
+        model_info: Per model, whatever is known about it (``size``, ``input_price``,
+            ``output_price`` in USD per million tokens, ...); ``{}`` when unknown.
+        splits: The ``split`` of each input in the source data (``None`` when unknown).
+        metrics: How each input is scored (the ``metric`` column, e.g. ``"em_mc"``,
+            ``"code_eval"``; ``None`` when unknown). :attr:`task_metrics` has one per task.
+        threshold: Scores at or above it count as a success in :attr:`labels`.
+        name: A short name for reports.
+        notes: Human-readable reports of anything dropped, merged or ignored on the way.
+    """
+
+    texts: list[str]
+    instance_ids: list[str]
+    models: list[str]
+    task_names: list[str]
+    task_index: npt.NDArray[np.int64]
+    scores: npt.NDArray[np.float32]
+    model_info: dict[str, dict[str, Any]]
+    splits: list[str | None]
+    metrics: list[str | None]
+    threshold: float
+    name: str
+    notes: list[str]
+
+    def __init__(
+        self,
+        *,
+        texts: Sequence[str],
+        tasks: Sequence[str],
+        scores: npt.ArrayLike,
+        models: Sequence[str],
+        instance_ids: Sequence[str] | None = None,
+        model_info: Mapping[str, Mapping[str, Any]] | None = None,
+        threshold: float = 0.5,
+        name: str = "benchmark",
+        notes: Iterable[str] = (),
+        splits: Sequence[str | None] | None = None,
+        metrics: Sequence[str | None] | None = None,
+    ) -> None:
+        """Build and validate a benchmark.
+
+        Args:
+            texts: The input texts (non-empty strings).
+            tasks: The task name of each input.
+            scores: ``(n, M)`` scores in ``[0, 1]``, ``NaN`` for missing.
+            models: The ``M`` model names (unique).
+            instance_ids: Input identifiers, unique within a task; generated as
+                ``"<task>-<row>"`` (1-based row) when omitted.
+            model_info: Per model, what is known about it (prices in USD per million
+                tokens under ``input_price`` and ``output_price``).
+            threshold: Success threshold in ``(0, 1]`` for :attr:`labels`.
+            name: A short name for reports.
+            notes: Reports of anything dropped or merged while building the data.
+            splits: The source ``split`` of each input, if known.
+            metrics: How each input is scored (``None`` where unknown); all the inputs
+                of a task should share one.
+
+        Raises:
+            BenchmarkFormatError: If anything is inconsistent; the message names the
+                row (1-based) or model and the problem.
+        """
+        texts = list(texts)
+        tasks = list(tasks)
+        n = len(texts)
+        if n == 0:
+            msg = "a benchmark needs at least one input (got no rows)"
+            raise BenchmarkFormatError(msg)
+        if len(tasks) != n:
+            msg = f"got {n} texts but {len(tasks)} tasks"
+            raise BenchmarkFormatError(msg)
+        for i, (text, task) in enumerate(zip(texts, tasks, strict=True), 1):
+            if not isinstance(text, str) or not text.strip():
+                what = "empty" if isinstance(text, str) else f"not a string ({_short(text)})"
+                _fail(f"row {i}", f"text is {what}")
+            if not isinstance(task, str) or not task.strip():
+                _fail(f"row {i}", f"task must be a non-empty string, got {_short(task)}")
+        model_names = _name_list(models, "model names")
+        if not model_names:
+            msg = "a benchmark needs at least one model"
+            raise BenchmarkFormatError(msg)
+        dupes = sorted({m for m in model_names if model_names.count(m) > 1})
+        if dupes:
+            msg = f"duplicate model name(s) {_listing(dupes)}"
+            raise BenchmarkFormatError(msg)
+
+        try:
+            matrix = np.array(scores, dtype=np.float64)
+        except (TypeError, ValueError) as exc:
+            msg = f"scores must be a numeric (n, M) array ({exc})"
+            raise BenchmarkFormatError(msg) from exc
+        if matrix.shape != (n, len(model_names)):
+            msg = (
+                f"scores has shape {matrix.shape}, expected ({n}, {len(model_names)})"
+                " (inputs, models)"
+            )
+            raise BenchmarkFormatError(msg)
+        with np.errstate(invalid="ignore"):
+            bad = np.argwhere(np.isinf(matrix) | (matrix < 0.0) | (matrix > 1.0))
+        if bad.size:
+            i, j = (int(x) for x in bad[0])
+            _fail(
+                f"row {i + 1}",
+                f"score {float(matrix[i, j])!r} for model {model_names[j]!r} is not in [0, 1]"
+                " (use NaN for a missing score)",
+            )
+        unscored = _unscored(model_names, ~np.isnan(matrix))
+        if unscored:
+            msg = f"model(s) {_listing(unscored)} have no scores at all"
+            raise BenchmarkFormatError(msg)
+
+        if instance_ids is None:
+            ids = [f"{task}-{i}" for i, task in enumerate(tasks, 1)]
+        else:
+            ids = list(instance_ids)
+            if len(ids) != n:
+                msg = f"got {n} texts but {len(ids)} instance_ids"
+                raise BenchmarkFormatError(msg)
+            for i, iid in enumerate(ids, 1):
+                if not isinstance(iid, str) or not iid.strip():
+                    _fail(f"row {i}", f"instance_id must be a non-empty string, got {_short(iid)}")
+        seen: dict[tuple[str, str], int] = {}
+        for i, key in enumerate(zip(tasks, ids, strict=True), 1):
+            previous = seen.setdefault(key, i)
+            if previous != i:
+                _fail(
+                    f"rows {previous} and {i}",
+                    f"duplicate input: task {key[0]!r}, instance_id {key[1]!r}",
+                )
+
+        if splits is None:
+            split_list: list[str | None] = [None] * n
+        else:
+            split_list = list(splits)
+            if len(split_list) != n:
+                msg = f"got {n} texts but {len(split_list)} splits"
+                raise BenchmarkFormatError(msg)
+        metric_list: list[str | None] = [None] * n if metrics is None else list(metrics)
+        if len(metric_list) != n:
+            msg = f"got {n} texts but {len(metric_list)} metrics"
+            raise BenchmarkFormatError(msg)
+        for i, metric in enumerate(metric_list, 1):
+            if metric is not None and (not isinstance(metric, str) or not metric.strip()):
+                _fail(
+                    f"row {i}", f"metric must be a non-empty string or None, not {_short(metric)}"
+                )
+
+        info: dict[str, dict[str, Any]] = {}
+        for model in model_names:
+            given = (model_info or {}).get(model)
+            info[model] = {} if given is None else _check_model_info(model, given, "model_info")
+
+        task_names = list(dict.fromkeys(tasks))
+        lookup = {task: k for k, task in enumerate(task_names)}
+
+        self.texts = texts
+        self.instance_ids = ids
+        self.models = model_names
+        self.task_names = task_names
+        self.task_index = np.fromiter((lookup[t] for t in tasks), dtype=np.int64, count=n)
+        self.scores = matrix.astype(np.float32)
+        self.model_info = info
+        self.splits = split_list
+        self.metrics = metric_list
+        self.threshold = _check_threshold(threshold)
+        self.name = str(name)
+        self.notes = [str(note) for note in notes]
+        mixed = [t for t, m in zip(task_names, self._task_metric_sets(), strict=True) if len(m) > 1]
+        if mixed:
+            self.notes.append(
+                f"task(s) {_listing(mixed)} mix several metrics: their metric counts as unknown"
+            )
+
+    # ------------------------------------------------------------------ properties
+
+    @property
+    def n_inputs(self) -> int:
+        """Number of inputs (rows)."""
+        return len(self.texts)
+
+    @property
+    def n_models(self) -> int:
+        """Number of models (columns)."""
+        return len(self.models)
+
+    @property
+    def n_tasks(self) -> int:
+        """Number of tasks."""
+        return len(self.task_names)
+
+    @property
+    def tasks(self) -> list[str]:
+        """The task name of each input."""
+        return [self.task_names[k] for k in self.task_index.tolist()]
+
+    def _task_metric_sets(self) -> list[set[str]]:
+        sets: list[set[str]] = [set() for _ in self.task_names]
+        for k, metric in zip(self.task_index.tolist(), self.metrics, strict=True):
+            if metric is not None:
+                sets[k].add(metric)
+        return sets
+
+    @property
+    def task_metrics(self) -> list[str | None]:
+        """How each task is scored, in the order of :attr:`task_names`.
+
+        A task's metric is the one its inputs name; ``None`` when none names one or
+        they name several (reported in :attr:`notes`).
+        """
+        return [next(iter(m)) if len(m) == 1 else None for m in self._task_metric_sets()]
+
+    @property
+    def mask(self) -> npt.NDArray[np.bool_]:
+        """``bool (n, M)``: ``True`` where a score exists."""
+        return ~np.isnan(self.scores)
+
+    @property
+    def labels(self) -> npt.NDArray[np.float32]:
+        """``float32 (n, M)``: 1 where score >= threshold, 0 below, ``NaN`` if missing."""
+        labels = (self.scores >= np.float32(self.threshold)).astype(np.float32)
+        labels[np.isnan(self.scores)] = np.nan
+        return labels
+
+    def __len__(self) -> int:
+        return self.n_inputs
+
+    def __repr__(self) -> str:
+        n_missing = int(np.isnan(self.scores).sum())
+        parts = [
+            _count(self.n_inputs, "input"),
+            _count(self.n_tasks, "task"),
+            _count(self.n_models, "model"),
+        ]
+        if n_missing:
+            parts.append(_count(n_missing, "missing score"))
+        return f"Benchmark({self.name!r}: {', '.join(parts)}, threshold={self.threshold:g})"
+
+    # ------------------------------------------------------------------ statistics
+
+    def task_accuracy(self) -> npt.NDArray[np.float64]:
+        """Mean score per task and model over the scores that exist.
+
+        Returns:
+            ``float64 (T, M)`` in the order of :attr:`task_names` and :attr:`models`;
+            ``NaN`` where a task has no score for a model.
+        """
+        known = ~np.isnan(self.scores)
+        values = np.where(known, self.scores, 0.0).astype(np.float64)
+        sums = np.zeros((self.n_tasks, self.n_models), dtype=np.float64)
+        counts = np.zeros((self.n_tasks, self.n_models), dtype=np.float64)
+        np.add.at(sums, self.task_index, values)
+        np.add.at(counts, self.task_index, known.astype(np.float64))
+        out = np.full_like(sums, np.nan)
+        np.divide(sums, counts, out=out, where=counts > 0)
+        return out
+
+    def model_cost(self, model: str) -> float | None:
+        """The price of a model: mean of its input and output prices.
+
+        Args:
+            model: A model name.
+
+        Returns:
+            USD per million tokens: the mean of ``input_price`` and ``output_price`` if
+            both are known, else the one known, else ``None``.
+
+        Raises:
+            UnknownModelError: If ``model`` is not one of :attr:`models`.
+        """
+        if model not in self.model_info:
+            msg = f"unknown model {model!r}; known models: {_listing(self.models)}"
+            raise UnknownModelError(msg)
+        info = self.model_info[model]
+        prices = [float(info[k]) for k in _PRICE_KEYS if info.get(k) is not None]
+        return sum(prices) / len(prices) if prices else None
+
+    # ------------------------------------------------------------------ loading
+
+    @classmethod
+    def load(
+        cls,
+        path: str | os.PathLike[str],
+        *,
+        layout: Layout = "auto",
+        models: Sequence[str] | None = None,
+        models_file: str | os.PathLike[str] | None = None,
+        threshold: float = 0.5,
+        name: str | None = None,
+    ) -> Benchmark:
+        """Load a benchmark file.
+
+        The format follows the suffix: ``.jsonl``/``.ndjson`` (JSON lines), ``.json``
+        (JSON lines or one array of objects), ``.csv``, ``.tsv`` or ``.parquet``
+        (needs ``pyarrow``), each optionally gzipped (``.gz``, also detected by magic
+        bytes). A directory loads its ``instances.*`` file.
+
+        Args:
+            path: The data file, or a directory holding ``instances.jsonl.gz`` (or
+                ``.jsonl``, ``.csv``, ``.parquet``...).
+            layout: ``"wide"`` (one row per input, one column per model), ``"long"``
+                (one row per input and model with ``model`` and ``score`` columns) or
+                ``"auto"`` (long when the columns ``model`` and ``score`` exist).
+            models: The models to load, in order (overrides ``models.json``); other
+                columns are ignored and reported in :attr:`notes`.
+            models_file: A ``models.json`` listing the models in column order (names,
+                or objects with a ``name`` and e.g. ``size``, ``input_price``,
+                ``output_price``). When ``None``, a ``models.json`` beside the data file
+                is used if there is one.
+            threshold: Success threshold for :attr:`labels`.
+            name: The benchmark's name; defaults to the file's stem (or its directory's
+                name for a generic stem such as ``instances``).
+
+        Returns:
+            The benchmark.
+
+        Raises:
+            BenchmarkFormatError: If the file is missing or malformed; the message
+                names the file, the line or row and the problem.
+            ImportError: For a Parquet file when ``pyarrow`` is not installed.
+        """
+        file = Path(path)
+        if file.is_dir():
+            found = next((file / n for n in _DATA_FILE_NAMES if (file / n).is_file()), None)
+            if found is None:
+                _fail(
+                    str(file),
+                    f"no data file in this directory (looked for {_listing(_DATA_FILE_NAMES)})",
+                )
+            file = found
+        data = _read_file(file)
+        table = _read_bytes(data, str(file), file.name)
+
+        listed: list[str] | None = None
+        info: dict[str, dict[str, Any]] = {}
+        listed_by = "models="
+        models_path = Path(models_file) if models_file is not None else None
+        if models_path is None and file.name != "models.json":
+            beside = file.parent / "models.json"
+            models_path = beside if beside.is_file() else None
+        if models_path is not None:
+            listed, info = _read_models_json(_read_file(models_path), str(models_path))
+            listed_by = str(models_path)
+        if models is not None:
+            listed, listed_by = _name_list(models, "models"), "models="
+        if name is None:
+            stem = file.name.split(".")[0]
+            name = file.parent.name if stem.lower() in _GENERIC_STEMS and file.parent.name else stem
+        return cls._from_table(
+            table,
+            layout=layout,
+            listed=listed,
+            listed_by=listed_by,
+            model_info=info,
+            threshold=threshold,
+            name=name,
+        )
+
+    @classmethod
+    def bundled(cls, name: str = "llmrouter", *, threshold: float = 0.5) -> Benchmark:
+        """Load a benchmark shipped inside the package (``langchain_benchrouter/datasets``).
+
+        Args:
+            name: The dataset's folder name (``"llmrouter"``: 9 models, 14 tasks, 6,108
+                inputs; see its ``PROVENANCE.md`` and ``LICENSE``).
+            threshold: Success threshold for :attr:`labels`.
+
+        Returns:
+            The benchmark.
+
+        Raises:
+            BenchmarkFormatError: If no bundled dataset has that name.
+        """
+        root = resources.files("langchain_benchrouter").joinpath("datasets")
+        available = sorted(
+            entry.name
+            for entry in root.iterdir()
+            if entry.is_dir() and entry.joinpath("instances.jsonl.gz").is_file()
+        )
+        if name not in available:
+            msg = f"no bundled benchmark {name!r}; available: {_listing(available)}"
+            raise BenchmarkFormatError(msg)
+        folder = root.joinpath(name)
+        source = f"<bundled {name}>/instances.jsonl.gz"
+        table = _read_bytes(
+            folder.joinpath("instances.jsonl.gz").read_bytes(), source, "instances.jsonl.gz"
+        )
+        listed: list[str] | None = None
+        info: dict[str, dict[str, Any]] = {}
+        models_entry = folder.joinpath("models.json")
+        if models_entry.is_file():
+            listed, info = _read_models_json(
+                models_entry.read_bytes(), f"<bundled {name}>/models.json"
+            )
+        return cls._from_table(
+            table,
+            layout="wide",
+            listed=listed,
+            listed_by=f"<bundled {name}>/models.json",
+            model_info=info,
+            threshold=threshold,
+            name=name,
+        )
+
+    @classmethod
+    def from_records(
+        cls,
+        rows: Iterable[Mapping[str, Any]],
+        *,
+        models: Sequence[str] | None = None,
+        threshold: float = 0.5,
+        name: str = "records",
+        model_info: Mapping[str, Mapping[str, Any]] | None = None,
+        layout: Layout = "auto",
+    ) -> Benchmark:
+        """Build a benchmark from dicts shaped like the lines of a wide or long file.
+
+        Scores are numbers in ``[0, 1]``; ``None`` or a float ``NaN`` means missing.
+
+        Example:
+            >>> Benchmark.from_records(
+            ...     [
+            ...         {"task": "math", "text": "1+1?", "small": 1, "large": 1},
+            ...         {"task": "math", "text": "2*3?", "small": 0, "large": None},
+            ...     ]
+            ... ).instance_ids
+            ['math-1', 'math-2']
+
+        Args:
+            rows: Wide rows (``instance_id``, ``task``, ``text``, one key per model) or
+                long rows (``task``, ``instance_id``, ``text``, ``model``, ``score``).
+            models: The models to keep, in order; by default every numeric key (wide)
+                or every ``model`` value (long).
+            threshold: Success threshold for :attr:`labels`.
+            name: The benchmark's name.
+            model_info: Per model, what is known about it (see :attr:`model_info`).
+            layout: ``"wide"``, ``"long"`` or ``"auto"`` (long when rows have ``model``
+                and ``score`` keys).
+
+        Returns:
+            The benchmark.
+
+        Raises:
+            BenchmarkFormatError: If a row is malformed; the message names the row
+                (1-based) and the problem.
+        """
+        materialised: list[dict[str, Any]] = []
+        for k, row in enumerate(rows, 1):
+            if not isinstance(row, Mapping):
+                _fail(f"records, row {k}", f"expected a mapping, got {type(row).__name__}")
+            materialised.append(dict(row))
+        table = _Table(
+            "records",
+            "row",
+            _union_columns(materialised),
+            materialised,
+            list(range(1, len(materialised) + 1)),
+            textual=False,
+            nan_is_missing=True,
+        )
+        listed = _name_list(models, "models") if models is not None else None
+        info = dict(model_info or {})
+        return cls._from_table(
+            table,
+            layout=layout,
+            listed=listed,
+            listed_by="models=",
+            model_info=info,
+            threshold=threshold,
+            name=name,
+        )
+
+    @classmethod
+    def _from_table(
+        cls,
+        table: _Table,
+        *,
+        layout: Layout,
+        listed: list[str] | None,
+        listed_by: str,
+        model_info: Mapping[str, Mapping[str, Any]],
+        threshold: float,
+        name: str,
+    ) -> Benchmark:
+        threshold = _check_threshold(threshold)
+        if layout not in ("auto", "wide", "long"):
+            msg = f"layout must be 'auto', 'wide' or 'long', got {_short(layout)}"
+            raise BenchmarkFormatError(msg)
+        if listed is not None:
+            if not listed:
+                _fail(table.source, f"{listed_by} lists no models")
+            repeated = sorted({m for m in listed if listed.count(m) > 1})
+            if repeated:
+                _fail(table.source, f"{listed_by} lists model(s) {_listing(repeated)} twice")
+        if not table.rows:
+            _fail(
+                table.source,
+                "no rows" if table.source == "records" else "no rows (the file has no data)",
+            )
+        if layout == "auto":
+            long = "model" in table.columns and "score" in table.columns
+            layout = "long" if long else "wide"
+        if layout == "long":
+            parsed = _build_long(table, listed, listed_by)
+        else:
+            parsed = _build_wide(table, listed, listed_by)
+        known = ~np.isnan(parsed.scores)
+        unscored = _unscored(parsed.models, known)
+        if unscored:
+            hint = (
+                ""
+                if listed is not None
+                else " (if it is not a model, list the models in models.json or pass models=)"
+            )
+            _fail(table.source, f"model(s) {_listing(unscored)} have no scores at all{hint}")
+        empty_rows = int((~known.any(axis=1)).sum())
+        if empty_rows:
+            parsed.notes.append(f"{empty_rows} input(s) have no score from any model")
+        return cls(
+            texts=parsed.texts,
+            tasks=parsed.tasks,
+            scores=parsed.scores,
+            models=parsed.models,
+            instance_ids=parsed.ids,
+            model_info=model_info,
+            threshold=threshold,
+            name=name,
+            notes=parsed.notes,
+            splits=parsed.splits,
+            metrics=parsed.metrics,
+        )
+
+    # ------------------------------------------------------------------ slicing
+
+    def _derive(
+        self,
+        rows: npt.NDArray[np.intp],
+        columns: npt.NDArray[np.intp] | None = None,
+        *,
+        name: str | None = None,
+        note: str | None = None,
+    ) -> Benchmark:
+        """A new benchmark on some rows (and columns) of this one, without re-validation.
+
+        Models left with no scores are kept (their column is all ``NaN``) and reported
+        in :attr:`notes`, so that splits of one benchmark share their models.
+        """
+        if rows.size == 0:
+            msg = f"the selection leaves no inputs of benchmark {self.name!r}"
+            raise BenchmarkFormatError(msg)
+        cols = np.arange(self.n_models) if columns is None else columns
+        new = object.__new__(type(self))
+        old_index = self.task_index[rows]
+        present, first = np.unique(old_index, return_index=True)
+        ordered = present[np.argsort(first, kind="stable")]
+        remap = np.full(self.n_tasks, -1, dtype=np.int64)
+        remap[ordered] = np.arange(ordered.size, dtype=np.int64)
+        row_list = rows.tolist()
+        new.texts = [self.texts[i] for i in row_list]
+        new.instance_ids = [self.instance_ids[i] for i in row_list]
+        new.splits = [self.splits[i] for i in row_list]
+        new.metrics = [self.metrics[i] for i in row_list]
+        new.models = [self.models[j] for j in cols.tolist()]
+        new.task_names = [self.task_names[k] for k in ordered.tolist()]
+        new.task_index = remap[old_index]
+        new.scores = self.scores[np.ix_(rows, cols)]
+        new.model_info = {m: dict(self.model_info[m]) for m in new.models}
+        new.threshold = self.threshold
+        new.name = self.name if name is None else name
+        new.notes = list(self.notes)
+        if note:
+            new.notes.append(note)
+        unscored = _unscored(new.models, new.mask)
+        if unscored:
+            new.notes.append(f"model(s) {_listing(unscored)} have no scores in this selection")
+        return new
+
+    def subset(self, rows: npt.ArrayLike) -> Benchmark:
+        """The benchmark restricted to some inputs.
+
+        Args:
+            rows: Row indices (kept in the order given) or a boolean mask of length
+                :attr:`n_inputs`.
+
+        Returns:
+            A new benchmark sharing this one's models.
+
+        Raises:
+            BenchmarkFormatError: If the selection is empty, out of range, repeats a row
+                or is a mask of the wrong length.
+        """
+        index = np.asarray(rows)
+        if index.dtype == np.bool_:
+            if index.shape != (self.n_inputs,):
+                msg = f"a row mask must have shape ({self.n_inputs},), got {index.shape}"
+                raise BenchmarkFormatError(msg)
+            picked = np.flatnonzero(index)
+        elif index.size == 0:
+            picked = np.empty(0, dtype=np.intp)
+        elif np.issubdtype(index.dtype, np.integer) and index.ndim == 1:
+            if index.min() < -self.n_inputs or index.max() >= self.n_inputs:
+                msg = (
+                    f"row indices must be in [0, {self.n_inputs}), got {index.min()}..{index.max()}"
+                )
+                raise BenchmarkFormatError(msg)
+            picked = np.where(index < 0, index + self.n_inputs, index).astype(np.intp)
+            if np.unique(picked).size != picked.size:
+                msg = "row indices must not repeat (inputs must stay unique)"
+                raise BenchmarkFormatError(msg)
+        else:
+            msg = (
+                "rows must be a 1-D array of integer indices or a boolean mask,"
+                f" got {index.dtype} {index.shape}"
+            )
+            raise BenchmarkFormatError(msg)
+        return self._derive(picked.astype(np.intp))
+
+    def _task_rows(self, tasks: str | Iterable[str]) -> npt.NDArray[np.bool_]:
+        names = _name_list(tasks, "task names")
+        unknown = [t for t in names if t not in self.task_names]
+        if unknown:
+            msg = (
+                f"unknown task(s) {_listing(unknown)}; known tasks: {_listing(self.task_names, 30)}"
+            )
+            raise BenchmarkFormatError(msg)
+        wanted = np.zeros(self.n_tasks, dtype=bool)
+        wanted[[self.task_names.index(t) for t in names]] = True
+        return wanted[self.task_index]
+
+    def select_tasks(self, tasks: str | Iterable[str]) -> Benchmark:
+        """The benchmark restricted to the inputs of some tasks.
+
+        Args:
+            tasks: A task name or task names.
+
+        Returns:
+            A new benchmark (inputs keep their order).
+
+        Raises:
+            BenchmarkFormatError: If a task is unknown (the message names it) or none is
+                given.
+        """
+        return self._derive(np.flatnonzero(self._task_rows(tasks)))
+
+    def drop_tasks(self, tasks: str | Iterable[str]) -> Benchmark:
+        """The benchmark without the inputs of some tasks.
+
+        Args:
+            tasks: A task name or task names.
+
+        Returns:
+            A new benchmark (inputs keep their order).
+
+        Raises:
+            BenchmarkFormatError: If a task is unknown (the message names it) or every
+                task would be dropped.
+        """
+        return self._derive(np.flatnonzero(~self._task_rows(tasks)))
+
+    def select_models(self, models: str | Iterable[str]) -> Benchmark:
+        """The benchmark restricted to some models, in the order given.
+
+        Args:
+            models: A model name or model names.
+
+        Returns:
+            A new benchmark with the same inputs.
+
+        Raises:
+            UnknownModelError: If a model is unknown (the message names it).
+            BenchmarkFormatError: If no model is given or one is repeated.
+        """
+        names = _name_list(models, "model names")
+        unknown = [m for m in names if m not in self.model_info]
+        if unknown:
+            msg = f"unknown model(s) {_listing(unknown)}; known models: {_listing(self.models, 40)}"
+            raise UnknownModelError(msg)
+        if not names:
+            msg = "select_models needs at least one model"
+            raise BenchmarkFormatError(msg)
+        if len(set(names)) != len(names):
+            msg = f"a model is repeated in {names!r}"
+            raise BenchmarkFormatError(msg)
+        columns = np.array([self.models.index(m) for m in names], dtype=np.intp)
+        return self._derive(np.arange(self.n_inputs, dtype=np.intp), columns)
+
+    def random_split(self, test_size: float = 0.2, seed: int = 0) -> tuple[Benchmark, Benchmark]:
+        """Split the inputs at random into train and test, stratified by task.
+
+        Each task contributes about ``test_size`` of its inputs to the test part; the
+        total is ``round(test_size * n_inputs)``. Both parts keep every model.
+
+        Args:
+            test_size: Fraction of the inputs to hold out, in ``(0, 1)``.
+            seed: Seed of the random generator.
+
+        Returns:
+            ``(train, test)``, each keeping the inputs' original order.
+
+        Raises:
+            BenchmarkFormatError: If ``test_size`` is not in ``(0, 1)`` or a part would
+                be empty.
+        """
+        if (
+            isinstance(test_size, bool)
+            or not isinstance(test_size, numbers.Real)
+            or not 0.0 < float(test_size) < 1.0
+        ):
+            msg = f"test_size must be a fraction in (0, 1), got {_short(test_size)}"
+            raise BenchmarkFormatError(msg)
+        n_test = round(float(test_size) * self.n_inputs)
+        if not 0 < n_test < self.n_inputs:
+            msg = (
+                f"test_size={test_size} of {self.n_inputs} inputs leaves an empty train or"
+                " test part"
+            )
+            raise BenchmarkFormatError(msg)
+        counts = np.bincount(self.task_index, minlength=self.n_tasks)
+        exact = counts * float(test_size)
+        quota = np.floor(exact).astype(np.int64)
+        remainder = exact - quota
+        extra = n_test - int(quota.sum())
+        if extra > 0:  # largest remainders first, ties by task order
+            order = np.argsort(-remainder, kind="stable")
+            quota[order[:extra]] += 1
+        rng = np.random.default_rng(seed)
+        is_test = np.zeros(self.n_inputs, dtype=bool)
+        for task in range(self.n_tasks):
+            members = np.flatnonzero(self.task_index == task)
+            is_test[rng.permutation(members)[: int(quota[task])]] = True
+        note = f"random split (test_size={test_size}, seed={seed}, stratified by task)"
+        train = self._derive(np.flatnonzero(~is_test), name=f"{self.name}/train", note=note)
+        test = self._derive(np.flatnonzero(is_test), name=f"{self.name}/test", note=note)
+        return train, test

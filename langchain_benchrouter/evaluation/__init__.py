@@ -1,0 +1,1 @@
+"""The evaluation harness (leave-one-task-out, random splits) and its figures."""

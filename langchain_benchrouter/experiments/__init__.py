@@ -1,0 +1,1 @@
+"""Prompt-level A/B experiments: assignment, the exposure log, the report."""

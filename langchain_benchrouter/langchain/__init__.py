@@ -1,0 +1,1 @@
+"""The LangChain faces of the router: a Runnable for chains and graphs, agent middleware."""
