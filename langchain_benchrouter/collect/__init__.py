@@ -1,0 +1,1 @@
+"""Evaluate your own chat models into a benchmark: graders, the resumable run, its store."""
