@@ -47,12 +47,24 @@ METADATA_COLUMNS: tuple[str, ...] = (
     "reference",
     "id",
 )
-"""Known per-input metadata columns: never taken for models; all but ``metric`` are
-ignored when loading."""
+"""Known per-input metadata columns: never taken for models. ``metric`` becomes
+:attr:`Benchmark.metrics`, the first of :data:`REFERENCE_COLUMNS` present becomes
+:attr:`Benchmark.references`; the others are ignored when loading."""
+
+REFERENCE_COLUMNS: tuple[str, ...] = ("reference", "answer", "ground_truth", "target", "label")
+"""Columns holding an input's reference answer, in order of preference."""
+
+COST_SUFFIXES: tuple[str, ...] = ("|cost", "|total_cost")
+"""A wide column ``<model>|cost`` (or RouterBench's ``<model>|total_cost``) holds the
+measured cost in USD of each call of ``<model>``."""
 
 _LONG_COLUMNS: tuple[str, ...] = (*RESERVED_COLUMNS, "model", "score")
 _ID_COLUMNS: tuple[str, ...] = ("instance_id", "input_id")
 _PRICE_KEYS: tuple[str, ...] = ("input_price", "output_price")
+_MEASURED_KEYS: dict[str, str] = {
+    "cost_per_call": "USD per call",
+    "latency_s": "seconds",
+}
 _GENERIC_STEMS = frozenset({"instances", "data", "scores", "benchmark", "results"})
 _DATA_FILE_NAMES: tuple[str, ...] = (
     "instances.jsonl.gz",
@@ -156,6 +168,21 @@ def _check_model_info(model: str, info: Mapping[str, Any], where: str) -> dict[s
                 where,
                 f"{key} of model {model!r} must be a non-negative number (USD per million"
                 f" tokens) or null, got {_short(price)}",
+            )
+    for key, unit in _MEASURED_KEYS.items():
+        value = out.get(key)
+        if value is None:
+            continue
+        if (
+            isinstance(value, bool)
+            or not isinstance(value, numbers.Real)
+            or not math.isfinite(float(value))
+            or float(value) < 0
+        ):
+            _fail(
+                where,
+                f"{key} of model {model!r} must be a non-negative number ({unit}) or null,"
+                f" got {_short(value)}",
             )
     return out
 
@@ -648,6 +675,57 @@ class _Parsed:
     models: list[str]
     notes: list[str]
     metrics: list[str | None]
+    references: list[str | None] | None = None
+    costs: npt.NDArray[np.float64] | None = None
+
+
+def _cell_reference(table: _Table, i: int, value: Any) -> str | None:
+    """A reference answer cell: strings kept, numbers and JSON values written as JSON."""
+    if value is None or (isinstance(value, float) and math.isnan(value)):
+        return None
+    if isinstance(value, _NonFinite):
+        return value.token
+    if isinstance(value, str):
+        return value if value.strip() else None
+    try:
+        return json.dumps(value, ensure_ascii=False)
+    except (TypeError, ValueError):
+        _fail(table.where(i), f"reference answer is not JSON data ({type(value).__name__})")
+
+
+def _cost_columns(columns: Sequence[str]) -> dict[str, str]:
+    """Map model name -> its per-call cost column (``<model>|cost`` or ``|total_cost``)."""
+    found: dict[str, str] = {}
+    for column in columns:
+        for suffix in COST_SUFFIXES:
+            if column.endswith(suffix) and len(column) > len(suffix):
+                found.setdefault(column[: -len(suffix)], column)
+    return found
+
+
+def _cell_costs(table: _Table, column: str) -> npt.NDArray[np.float64]:
+    """A column of per-call costs in USD: numbers >= 0, missing as ``NaN``."""
+    out = np.full(len(table.rows), np.nan)
+    for i, row in enumerate(table.rows):
+        value = row.get(column)
+        if value is None or (isinstance(value, _NonFinite) and value.token.lower() == "nan"):
+            continue
+        if isinstance(value, str):
+            if not value.strip():
+                continue
+            try:
+                value = float(value)
+            except ValueError:
+                _fail(table.where(i), f"cost {column!r} must be a number, got {_short(value)}")
+        if isinstance(value, bool) or not isinstance(value, numbers.Real):
+            _fail(table.where(i), f"cost {column!r} must be a number, got {_short(value)}")
+        cost = float(value)
+        if math.isnan(cost) and table.nan_is_missing:
+            continue
+        if not math.isfinite(cost) or cost < 0.0:
+            _fail(table.where(i), f"cost {column!r} must be a finite number >= 0, got {cost!r}")
+        out[i] = cost
+    return out
 
 
 def _resolve_models(
@@ -740,7 +818,9 @@ def _build_wide(table: _Table, listed: list[str] | None, listed_by: str) -> _Par
     notes: list[str] = []
     id_column = next((c for c in _ID_COLUMNS if c in columns), None)
     extra_ids = [c for c in _ID_COLUMNS if c in columns and c != id_column]
-    reserved = set(RESERVED_COLUMNS)
+    cost_of = _cost_columns(columns)
+    reserved = set(RESERVED_COLUMNS) | set(cost_of.values())
+    reference_column = next((c for c in REFERENCE_COLUMNS if c in columns), None)
     if listed is not None:
         candidates = [c for c in columns if c not in reserved]
         models, ignored = _resolve_models(table, candidates, listed, listed_by)
@@ -772,7 +852,10 @@ def _build_wide(table: _Table, listed: list[str] | None, listed_by: str) -> _Par
                 f" null (columns found: {_listing(columns)}){hint}",
             )
     ignored += extra_ids
-    ignored = [c for c in ignored if c != METRIC_COLUMN]
+    ignored = [c for c in ignored if c not in (METRIC_COLUMN, reference_column)]
+    stray_costs = sorted(c for m, c in cost_of.items() if m not in models)
+    if stray_costs:
+        notes.append(f"ignored cost column(s) of no loaded model: {_listing(stray_costs)}")
     if ignored:
         notes.append(f"ignored non-model column(s): {_listing(ignored)}")
 
@@ -787,6 +870,17 @@ def _build_wide(table: _Table, listed: list[str] | None, listed_by: str) -> _Par
         ids.append(_cell_id(table, i, row.get(id_column)) if id_column else None)
         splits.append(_cell_split(table, i, row.get("split")))
         metrics.append(_cell_split(table, i, row.get(METRIC_COLUMN), METRIC_COLUMN))
+    references: list[str | None] | None = None
+    if reference_column is not None:
+        references = [
+            _cell_reference(table, i, row.get(reference_column)) for i, row in enumerate(table.rows)
+        ]
+    costs: npt.NDArray[np.float64] | None = None
+    if any(m in cost_of for m in models):
+        costs = np.full((len(table.rows), len(models)), np.nan)
+        for j, model in enumerate(models):
+            if model in cost_of:
+                costs[:, j] = _cell_costs(table, cost_of[model])
     scores = _wide_scores(table, models)
     final_ids = _generated_ids(table.unit, table.locs, tasks, ids, notes)
 
@@ -811,7 +905,9 @@ def _build_wide(table: _Table, listed: list[str] | None, listed_by: str) -> _Par
             )
         instance[i] = j
     if len(keep) == len(tasks):
-        return _Parsed(texts, tasks, final_ids, splits, scores, models, notes, metrics)
+        return _Parsed(
+            texts, tasks, final_ids, splits, scores, models, notes, metrics, references, costs
+        )
 
     n_models = len(models)
 
@@ -830,12 +926,16 @@ def _build_wide(table: _Table, listed: list[str] | None, listed_by: str) -> _Par
         f"merged {len(dup_rows)} duplicate row(s) with the same (task, instance_id)"
         f" into the first occurrence (e.g. {example})"
     )
-    for i in dup_rows:  # keep the first known split and metric
+    for i in dup_rows:  # keep the first known split, metric, reference and cost
         j = keep[int(instance[i])]
         if splits[j] is None:
             splits[j] = splits[i]
         if metrics[j] is None:
             metrics[j] = metrics[i]
+        if references is not None and references[j] is None:
+            references[j] = references[i]
+        if costs is not None:
+            costs[j] = np.where(np.isnan(costs[j]), costs[i], costs[j])
     return _Parsed(
         [texts[i] for i in keep],
         [tasks[i] for i in keep],
@@ -845,6 +945,8 @@ def _build_wide(table: _Table, listed: list[str] | None, listed_by: str) -> _Par
         models,
         notes,
         [metrics[i] for i in keep],
+        None if references is None else [references[i] for i in keep],
+        None if costs is None else costs[keep],
     )
 
 
@@ -859,7 +961,10 @@ def _build_long(table: _Table, listed: list[str] | None, listed_by: str) -> _Par
         )
     notes: list[str] = []
     id_column = next((c for c in _ID_COLUMNS if c in columns), None)
-    ignored = [c for c in columns if c not in _LONG_COLUMNS and c != METRIC_COLUMN]
+    reference_column = next((c for c in REFERENCE_COLUMNS if c in columns), None)
+    cost_column = "cost" if "cost" in columns else None
+    optional = {METRIC_COLUMN, reference_column, cost_column}
+    ignored = [c for c in columns if c not in _LONG_COLUMNS and c not in optional]
     ignored += [c for c in _ID_COLUMNS if c in columns and c != id_column]
     if ignored:
         notes.append(f"ignored column(s): {_listing(ignored)}")
@@ -886,12 +991,14 @@ def _build_long(table: _Table, listed: list[str] | None, listed_by: str) -> _Par
     )
     row_models = [all_models[i] for i in use]
     values = _scores(sub, [row.get("score") for row in sub.rows], row_models.__getitem__)
+    row_costs = _cell_costs(sub, cost_column) if cost_column is not None else None
 
     texts: list[str] = []
     tasks: list[str] = []
     ids: list[str | None] = []
     splits: list[str | None] = []
     metrics: list[str | None] = []
+    references: list[str | None] = []
     first_row: list[int] = []
     index: dict[tuple[str, str | None, str | None], int] = {}
     instance = np.empty(len(sub.rows), dtype=np.int64)
@@ -908,6 +1015,9 @@ def _build_long(table: _Table, listed: list[str] | None, listed_by: str) -> _Par
             ids.append(iid)
             splits.append(_cell_split(sub, k, row.get("split")))
             metrics.append(metric)
+            references.append(
+                _cell_reference(sub, k, row.get(reference_column)) if reference_column else None
+            )
             first_row.append(k)
         elif texts[j] != text:
             _fail(
@@ -941,8 +1051,22 @@ def _build_long(table: _Table, listed: list[str] | None, listed_by: str) -> _Par
             f"merged {merged} duplicate (task, instance_id, model) row(s) with the same"
             f" score (e.g. {sub.where2(*example)})"
         )
+    costs: npt.NDArray[np.float64] | None = None
+    if row_costs is not None:
+        costs = np.full(len(texts) * n_models, np.nan)
+        costs[cells] = row_costs  # a repeated (input, model) row: its last cost
+        costs = costs.reshape(len(texts), n_models)
     return _Parsed(
-        texts, tasks, final_ids, splits, flat.reshape(len(texts), n_models), models, notes, metrics
+        texts,
+        tasks,
+        final_ids,
+        splits,
+        flat.reshape(len(texts), n_models),
+        models,
+        notes,
+        metrics,
+        references if reference_column else None,
+        costs,
     )
 
 

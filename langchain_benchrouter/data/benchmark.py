@@ -36,6 +36,12 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 
+from langchain_benchrouter.data._combine import (
+    OnConflict,
+    merge_benchmarks,
+    rename_models,
+    write_benchmark,
+)
 from langchain_benchrouter.data._parsing import (
     _DATA_FILE_NAMES,
     _GENERIC_STEMS,
@@ -98,6 +104,11 @@ class Benchmark:
         splits: The ``split`` of each input in the source data (``None`` when unknown).
         metrics: How each input is scored (the ``metric`` column, e.g. ``"em_mc"``,
             ``"code_eval"``; ``None`` when unknown). :attr:`task_metrics` has one per task.
+        references: The reference answer of each input (the ``answer``,
+            ``ground_truth``, ``reference``, ``target`` or ``label`` column; ``None`` when
+            unknown): what :mod:`~langchain_benchrouter.collect.graders` grade against.
+        costs: ``float64 (n, M)``: the measured cost in USD of each model's call on each
+            input, ``NaN`` where unknown; ``None`` when no cost was measured.
         threshold: Scores at or above it count as a success in :attr:`labels`.
         name: A short name for reports.
         notes: Human-readable reports of anything dropped, merged or ignored on the way.
@@ -112,6 +123,8 @@ class Benchmark:
     model_info: dict[str, dict[str, Any]]
     splits: list[str | None]
     metrics: list[str | None]
+    references: list[str | None]
+    costs: npt.NDArray[np.float64] | None
     threshold: float
     name: str
     notes: list[str]
@@ -130,6 +143,8 @@ class Benchmark:
         notes: Iterable[str] = (),
         splits: Sequence[str | None] | None = None,
         metrics: Sequence[str | None] | None = None,
+        references: Sequence[str | None] | None = None,
+        costs: npt.ArrayLike | None = None,
     ) -> None:
         """Build and validate a benchmark.
 
@@ -148,6 +163,10 @@ class Benchmark:
             splits: The source ``split`` of each input, if known.
             metrics: How each input is scored (``None`` where unknown); all the inputs
                 of a task should share one.
+            references: The reference answer of each input (``None`` where unknown).
+            costs: ``(n, M)`` measured cost in USD of each call, ``NaN`` where unknown.
+                A model's ``model_info["cost_per_call"]`` defaults to the mean of its
+                known costs.
 
         Raises:
             BenchmarkFormatError: If anything is inconsistent; the message names the
@@ -238,10 +257,31 @@ class Benchmark:
                     f"row {i}", f"metric must be a non-empty string or None, not {_short(metric)}"
                 )
 
+        reference_list: list[str | None] = [None] * n if references is None else list(references)
+        if len(reference_list) != n:
+            msg = f"got {n} texts but {len(reference_list)} references"
+            raise BenchmarkFormatError(msg)
+        for i, ref in enumerate(reference_list, 1):
+            if ref is not None and not isinstance(ref, str):
+                _fail(f"row {i}", f"reference must be a string or None, not {_short(ref)}")
+
+        cost_matrix = None if costs is None else _check_costs(costs, n, model_names)
+
+        unknown_info = sorted(set(model_info or {}) - set(model_names))
+        if unknown_info:
+            msg = (
+                f"model_info names model(s) {_listing(unknown_info)} that are not among the"
+                f" models {_listing(model_names)}"
+            )
+            raise BenchmarkFormatError(msg)
         info: dict[str, dict[str, Any]] = {}
-        for model in model_names:
+        for j, model in enumerate(model_names):
             given = (model_info or {}).get(model)
             info[model] = {} if given is None else _check_model_info(model, given, "model_info")
+            if cost_matrix is not None and info[model].get("cost_per_call") is None:
+                known = cost_matrix[:, j][~np.isnan(cost_matrix[:, j])]
+                if known.size:
+                    info[model]["cost_per_call"] = float(known.mean())
 
         task_names = list(dict.fromkeys(tasks))
         lookup = {task: k for k, task in enumerate(task_names)}
@@ -255,6 +295,8 @@ class Benchmark:
         self.model_info = info
         self.splits = split_list
         self.metrics = metric_list
+        self.references = reference_list
+        self.costs = cost_matrix
         self.threshold = _check_threshold(threshold)
         self.name = str(name)
         self.notes = [str(note) for note in notes]
@@ -614,12 +656,14 @@ class Benchmark:
             scores=parsed.scores,
             models=parsed.models,
             instance_ids=parsed.ids,
-            model_info=model_info,
+            model_info={m: model_info[m] for m in parsed.models if m in model_info},
             threshold=threshold,
             name=name,
             notes=parsed.notes,
             splits=parsed.splits,
             metrics=parsed.metrics,
+            references=parsed.references,
+            costs=parsed.costs,
         )
 
     # ------------------------------------------------------------------ slicing
@@ -652,6 +696,8 @@ class Benchmark:
         new.instance_ids = [self.instance_ids[i] for i in row_list]
         new.splits = [self.splits[i] for i in row_list]
         new.metrics = [self.metrics[i] for i in row_list]
+        new.references = [self.references[i] for i in row_list]
+        new.costs = None if self.costs is None else self.costs[np.ix_(rows, cols)]
         new.models = [self.models[j] for j in cols.tolist()]
         new.task_names = [self.task_names[k] for k in ordered.tolist()]
         new.task_index = remap[old_index]
@@ -776,6 +822,110 @@ class Benchmark:
         columns = np.array([self.models.index(m) for m in names], dtype=np.intp)
         return self._derive(np.arange(self.n_inputs, dtype=np.intp), columns)
 
+    # ------------------------------------------------------------------ your own models
+
+    def save(self, path: str | os.PathLike[str]) -> Path:
+        """Write the benchmark as a directory that :meth:`load` reads back.
+
+        ``instances.jsonl.gz`` holds one JSON object per input (``instance_id``,
+        ``task``, ``split``, ``text``, ``metric``, ``reference``, one score per model
+        and ``<model>|cost`` where a cost was measured); ``models.json`` lists the models
+        in column order with :attr:`model_info`. Each file is replaced atomically.
+
+        Example:
+            >>> import tempfile
+            >>> bench = Benchmark.bundled().select_tasks("mmlu")
+            >>> again = Benchmark.load(bench.save(tempfile.mkdtemp()))
+            >>> (again.n_inputs, again.models == bench.models, again.references[0])
+            (550, True, 'D')
+
+        Args:
+            path: The directory to write (created if needed).
+
+        Returns:
+            The directory.
+
+        Raises:
+            BenchmarkFormatError: If ``path`` is a file, or a model name clashes with
+                a column of the layout (``text``, ``task``, ...).
+        """
+        return write_benchmark(self, path)
+
+    def merge(
+        self, *others: Benchmark, name: str | None = None, on_conflict: OnConflict = "error"
+    ) -> Benchmark:
+        """The union of this benchmark's and others' inputs and models.
+
+        Inputs are matched by ``(task, instance_id)`` and must then have the same text;
+        a model without a result on an input stays ``NaN`` there (never 0). This is how
+        your own models' evaluations join a public benchmark's: collect or import them
+        on the benchmark's inputs (same ids), then merge. Also callable as
+        ``Benchmark.merge(a, b, ...)``.
+
+        Example:
+            >>> base = Benchmark.from_records([{"task": "t", "text": "1+1?", "a": 1.0}])
+            >>> mine = Benchmark.from_records([{"task": "t", "text": "1+1?", "mine": 0.0},
+            ...                                {"task": "t", "text": "2+2?", "mine": 1.0}],
+            ...                               name="mine")
+            >>> merged = Benchmark.merge(base, mine)
+            >>> merged.models, merged.scores.tolist()
+            (['a', 'mine'], [[1.0, 0.0], [nan, 1.0]])
+
+        Args:
+            *others: The benchmarks to merge into this one.
+            name: The merged benchmark's name (default: the names joined by ``+``).
+            on_conflict: When two benchmarks give the same model different scores on
+                the same input: ``"error"`` (default), ``"first"`` or ``"last"``.
+
+        Returns:
+            A new benchmark; models in order of first appearance, model information
+            merged (the first benchmark's values win).
+
+        Raises:
+            BenchmarkFormatError: On inputs with the same id and different texts,
+                metrics or references, different thresholds, or conflicting scores
+                under ``on_conflict="error"``.
+        """
+        return merge_benchmarks([self, *others], name=name, on_conflict=on_conflict)
+
+    def rename_models(self, mapping: Mapping[str, str]) -> Benchmark:
+        """A copy with some models renamed, e.g. to the names your app configures.
+
+        Example:
+            >>> Benchmark.bundled().rename_models({"qwen2.5-7b-instruct": "qwen"}).models[-1]
+            'qwen'
+
+        Args:
+            mapping: ``{old name: new name}``; models not named keep their names.
+
+        Returns:
+            A new benchmark.
+
+        Raises:
+            UnknownModelError: If an old name is not a model of the benchmark.
+            BenchmarkFormatError: If two models would end up with one name.
+        """
+        return rename_models(self, mapping)
+
+    def collect(self, models: Mapping[str, Any], **options: Any) -> Benchmark:
+        """Evaluate chat models on these inputs and grade them into a new benchmark.
+
+        Delegates to :func:`langchain_benchrouter.collect.runner.collect` (see its
+        options: ``store=``, ``graders=``, ``dry_run=``, ``max_cost=``, ...).
+
+        Args:
+            models: ``{name: chat model or "provider:model" string}``.
+            **options: The options of :func:`~langchain_benchrouter.collect.runner.collect`.
+
+        Returns:
+            A benchmark holding the graded scores of ``models`` on these inputs (merge
+            it with this one to route among both).
+        """
+        from langchain_benchrouter.collect.runner import collect
+
+        result: Benchmark = collect(models, self, **options)
+        return result
+
     def random_split(self, test_size: float = 0.2, seed: int = 0) -> tuple[Benchmark, Benchmark]:
         """Split the inputs at random into train and test, stratified by task.
 
@@ -824,3 +974,25 @@ class Benchmark:
         train = self._derive(np.flatnonzero(~is_test), name=f"{self.name}/train", note=note)
         test = self._derive(np.flatnonzero(is_test), name=f"{self.name}/test", note=note)
         return train, test
+
+
+def _check_costs(costs: npt.ArrayLike, n: int, models: Sequence[str]) -> npt.NDArray[np.float64]:
+    """Validate an ``(n, M)`` matrix of per-call costs in USD (``NaN`` where unknown)."""
+    try:
+        matrix = np.array(costs, dtype=np.float64)
+    except (TypeError, ValueError) as exc:
+        msg = f"costs must be a numeric (n, M) array of USD per call ({exc})"
+        raise BenchmarkFormatError(msg) from exc
+    if matrix.shape != (n, len(models)):
+        msg = f"costs has shape {matrix.shape}, expected ({n}, {len(models)}) (inputs, models)"
+        raise BenchmarkFormatError(msg)
+    with np.errstate(invalid="ignore"):
+        bad = np.argwhere(np.isinf(matrix) | (matrix < 0.0))
+    if bad.size:
+        i, j = (int(x) for x in bad[0])
+        _fail(
+            f"row {i + 1}",
+            f"cost {float(matrix[i, j])!r} for model {models[j]!r} is not a finite number >= 0"
+            " (USD per call; use NaN where unknown)",
+        )
+    return matrix

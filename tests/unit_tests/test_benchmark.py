@@ -315,8 +315,10 @@ def test_auto_model_detection_rules(tmp_path: Path) -> None:
     assert bench.models == ["good", "flag"]  # bools count as 0/1
     np.testing.assert_array_equal(bench.scores, [[1, 1], [0.5, 0]])
     (note,) = [n for n in bench.notes if "ignored" in n]
-    for column in ("note", "answer", "id", "mixed"):
+    for column in ("note", "id", "mixed"):
         assert repr(column) in note
+    assert "'answer'" not in note  # the reference answer column, kept
+    assert bench.references == ["1", "0"]
 
 
 def test_models_json_discovery_info_and_cost(tmp_path: Path) -> None:
@@ -805,7 +807,8 @@ def test_llmrouter(llmrouter: Benchmark) -> None:
     acc = b.task_accuracy()
     assert acc.mean(axis=0).max() == pytest.approx(0.615, abs=5e-4)  # README baselines
     assert acc.max(axis=1).mean() == pytest.approx(0.665, abs=5e-4)
-    assert any("ground_truth" in n for n in b.notes)
+    assert not any("ground_truth" in n for n in b.notes)  # kept as the references
+    assert b.references[0] == "C" and None not in b.references
     train, test = b.random_split(0.2, seed=0)
     assert train.n_inputs + test.n_inputs == 6108 and test.n_tasks == 14
 
