@@ -51,7 +51,8 @@ def test_save_load_round_trip_keeps_everything(tmp_path: Path) -> None:
     assert again.model_info["small"]["cost_per_call"] == pytest.approx(0.0015)
     assert again.model_info["large"]["latency_s"] == 1.5
     assert again.notes == []  # no column ignored: cost and reference columns are understood
-    line = json.loads(gzip.open(out / "instances.jsonl.gz", "rt").readline())
+    with gzip.open(out / "instances.jsonl.gz", "rt") as handle:
+        line = json.loads(handle.readline())
     assert line["small|cost"] == 0.001 and line["reference"] == "2"
 
 
