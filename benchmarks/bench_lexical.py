@@ -34,7 +34,7 @@ def main(argv: Sequence[str] | None = None) -> None:
     lex.residual(queries)
     predict_s = time.perf_counter() - t0
     single = []
-    for text in queries[:300]:  # one input per call, as RouterRunnable.invoke routes
+    for text in queries[:300]:  # one input per call, as RoutedChatModel.invoke routes
         t0 = time.perf_counter()
         lex.residual([text])
         single.append(time.perf_counter() - t0)

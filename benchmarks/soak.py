@@ -1,4 +1,4 @@
-"""Soak test: route 100,000 inputs through one RouterRunnable and report memory growth.
+"""Soak test: route 100,000 inputs through one RoutedChatModel and report memory growth.
 
 Uses the hashing embedder and echo chat models (no network, no model download). Inputs
 are routed in calls of ``--batch`` inputs (``batch``), with every ``--invoke-every``-th
@@ -32,7 +32,7 @@ from langchain_core.runnables import RunnableLambda
 from test_runnable_support import MODELS, VOCAB, make_router
 
 from langchain_benchrouter.langchain.messages import routing_text
-from langchain_benchrouter.langchain.runnable import RouterRunnable
+from langchain_benchrouter.langchain.runnable import RoutedChatModel
 
 PAGE = os.sysconf("SC_PAGE_SIZE") if hasattr(os, "sysconf") else 4096
 
@@ -84,7 +84,7 @@ def main() -> None:
     parser.add_argument("--invoke-every", type=int, default=10, help="every k-th call: invoke")
     args = parser.parse_args()
 
-    llm = RouterRunnable(router=make_router(), models={m: echo(m) for m in MODELS}, fallbacks=1)
+    llm = RoutedChatModel(router=make_router(), models={m: echo(m) for m in MODELS}, fallbacks=1)
     pool = make_inputs(5_000, seed=0)
     warm = pool[: args.batch * 20]
     llm.batch(warm)

@@ -27,7 +27,7 @@ from langchain_benchrouter.core.router import Router
 from langchain_benchrouter.data.benchmark import Benchmark
 from langchain_benchrouter.experiments.experiment import Experiment
 from langchain_benchrouter.experiments.report import print_report
-from langchain_benchrouter.langchain.runnable import RouterRunnable
+from langchain_benchrouter.langchain.runnable import RoutedChatModel
 
 
 def fake_chat(model: str) -> GenericFakeChatModel:
@@ -63,7 +63,9 @@ def main() -> None:
     experiment = Experiment(
         name="router-vs-bma",
         arms={
-            "router": RouterRunnable(router=router, models={m: fake_chat(m) for m in bench.models}),
+            "router": RoutedChatModel(
+                router=router, models={m: fake_chat(m) for m in bench.models}
+            ),
             "bma": fake_chat(bma),
         },
         weights={"router": 0.5, "bma": 0.5},

@@ -1,7 +1,7 @@
 """A langchain v1 agent whose model is chosen by the router, with a tool loop (offline).
 
 Two ways: ``RouterMiddleware`` (routes once per agent run, keeps the decision in the
-agent state) and ``create_agent(model=RouterRunnable(...))`` (routes every model call).
+agent state) and ``create_agent(model=RoutedChatModel(...))`` (routes every model call).
 The chat models are scripted fakes that first call the calculator tool, then answer.
 Needs the optional extra: pip install 'langchain-benchrouter[agents]'.
 
@@ -27,7 +27,7 @@ from langgraph.checkpoint.memory import InMemorySaver
 from langchain_benchrouter.core.router import Router
 from langchain_benchrouter.data.benchmark import Benchmark
 from langchain_benchrouter.langchain.middleware import RouterMiddleware
-from langchain_benchrouter.langchain.runnable import RouterRunnable
+from langchain_benchrouter.langchain.runnable import RoutedChatModel
 
 
 @tool
@@ -102,8 +102,8 @@ def main() -> None:
     decision = agent.get_state(config).values["benchrouter"]
     print("  decision kept in the (checkpointed) state:", decision["model"], decision["mode"])
 
-    print("\n== create_agent(model=RouterRunnable(...))")
-    agent2 = create_agent(model=RouterRunnable(router=router, models=models), tools=[calculator])
+    print("\n== create_agent(model=RoutedChatModel(...))")
+    agent2 = create_agent(model=RoutedChatModel(router=router, models=models), tools=[calculator])
     state = agent2.invoke({"messages": [("user", question)]})
     show(state)
     print("  routed to:", state["messages"][-1].response_metadata["benchrouter"]["model"])

@@ -18,7 +18,7 @@ from langchain_core.prompts import ChatPromptTemplate
 
 from langchain_benchrouter.core.router import Router
 from langchain_benchrouter.data.benchmark import Benchmark
-from langchain_benchrouter.langchain.runnable import RouterRunnable
+from langchain_benchrouter.langchain.runnable import RoutedChatModel
 
 
 def fake_chat(name: str) -> GenericFakeChatModel:
@@ -31,7 +31,7 @@ def fake_chat(name: str) -> GenericFakeChatModel:
 
 def main() -> None:
     router = Router(embedder="hashing").fit(Benchmark.bundled())
-    llm = RouterRunnable(router=router, models={m: fake_chat(m) for m in router.model_names})
+    llm = RoutedChatModel(router=router, models={m: fake_chat(m) for m in router.model_names})
 
     prompt = ChatPromptTemplate.from_messages(
         [("system", "You are a concise assistant."), ("human", "{question}")]

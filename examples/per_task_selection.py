@@ -20,7 +20,7 @@ from langchain_core.language_models.fake_chat_models import GenericFakeChatModel
 
 from langchain_benchrouter.core.router import Router
 from langchain_benchrouter.data.benchmark import Benchmark
-from langchain_benchrouter.langchain.runnable import RouterRunnable
+from langchain_benchrouter.langchain.runnable import RoutedChatModel
 
 TASK = "math"
 
@@ -36,7 +36,7 @@ def fake_chat(name: str) -> GenericFakeChatModel:
 def main() -> None:
     bench = Benchmark.bundled()
     router = Router(embedder="hashing").fit(bench.drop_tasks([TASK]))
-    llm = RouterRunnable(router=router, models={m: fake_chat(m) for m in router.model_names})
+    llm = RoutedChatModel(router=router, models={m: fake_chat(m) for m in router.model_names})
 
     task = bench.select_tasks([TASK])
     rng = np.random.default_rng(0)

@@ -1,7 +1,7 @@
 """langchain-benchrouter: pick the right LLM for the job from benchmark evaluations.
 
 The core (``Benchmark``, ``Router``, embedders, predictors, scores) knows nothing of
-LangChain; the LangChain faces (``RouterRunnable``, ``RouterMiddleware``) are imported
+LangChain; the LangChain faces (``RoutedChatModel``, ``RouterMiddleware``) are imported
 lazily, so ``import langchain_benchrouter`` stays light.
 
 Example:
@@ -50,7 +50,7 @@ if TYPE_CHECKING:  # pragma: no cover
     from langchain_benchrouter.experiments.experiment import Experiment
     from langchain_benchrouter.experiments.report import compute_report, feedback_to_labels
     from langchain_benchrouter.langchain.middleware import RouterMiddleware
-    from langchain_benchrouter.langchain.runnable import RouterRunnable, error_decision
+    from langchain_benchrouter.langchain.runnable import RoutedChatModel, error_decision
 
 __all__ = [
     "ArtifactError",
@@ -72,9 +72,9 @@ __all__ = [
     "ModelOutputError",
     "ModelTimeoutError",
     "NotFittedError",
+    "RoutedChatModel",
     "Router",
     "RouterMiddleware",
-    "RouterRunnable",
     "Routes",
     "RoutingError",
     "RoutingInputError",
@@ -91,7 +91,7 @@ __all__ = [
 
 # The LangChain faces load on first use, so the core imports without them.
 _LAZY = {
-    "RouterRunnable": "langchain_benchrouter.langchain.runnable",
+    "RoutedChatModel": "langchain_benchrouter.langchain.runnable",
     "RouterMiddleware": "langchain_benchrouter.langchain.middleware",
     "error_decision": "langchain_benchrouter.langchain.runnable",
     "Experiment": "langchain_benchrouter.experiments.experiment",

@@ -56,7 +56,7 @@ logger = logging.getLogger(__name__)
 METADATA_KEY = "benchrouter_experiment"
 """Key of the experiment's record in ``response_metadata`` and of its name in run metadata."""
 
-_ROUTER_METADATA_KEY = "benchrouter"  # where RouterRunnable records its decision
+_ROUTER_METADATA_KEY = "benchrouter"  # where RoutedChatModel records its decision
 
 
 # ---------------------------------------------------------------------- assignment
@@ -190,7 +190,7 @@ class Experiment(RunnableSerializable[LanguageModelInput, Any]):
 
     Args:
         name: the experiment's name (also the salt of the assignment and the run name).
-        arms: the arms: a :class:`~langchain_benchrouter.langchain.runnable.RouterRunnable`, a chat
+        arms: the arms: a :class:`~langchain_benchrouter.langchain.runnable.RoutedChatModel`, a chat
             model, or any runnable taking the experiment's input.
         weights: traffic share per arm (any non-negative numbers; default equal). Arms
             left out get weight 0.

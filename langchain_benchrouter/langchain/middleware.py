@@ -22,7 +22,7 @@ from langchain_benchrouter.errors import ModelTimeoutError
 from langchain_benchrouter.langchain.messages import RoutingScope
 from langchain_benchrouter.langchain.runnable import (
     DECISION_ATTR,
-    RouterRunnable,
+    RoutedChatModel,
     _await_with_timeout,
     _call_with_timeout,
     error_decision,
@@ -69,15 +69,15 @@ class RouterMiddleware(AgentMiddleware[RouterState, Any, Any]):
     of the run with ``request.override(model=...)``. With ``route_on="model_call"`` it
     routes again before each model call. Tool calling and structured output keep
     working: the agent binds its tools to whichever model is chosen. The runtime knobs
-    of :class:`~langchain_benchrouter.langchain.runnable.RouterRunnable` (``configurable``
+    of :class:`~langchain_benchrouter.langchain.runnable.RoutedChatModel` (``configurable``
     ``benchrouter_model``, ``benchrouter_cost_weight`` ...) apply here too.
 
     Args:
         router: a fitted router.
-        models: chat model per router model name (see ``RouterRunnable``).
+        models: chat model per router model name (see ``RoutedChatModel``).
         route_on: ``"agent_run"`` (default) or ``"model_call"``.
         fallbacks: next-ranked models to try when the chosen one raises (0 = off).
-        **options: further ``RouterRunnable`` options (``allow_subset``,
+        **options: further ``RoutedChatModel`` options (``allow_subset``,
             ``routing_scope``, ``default_model``, ``cost_weight``, ``costs``,
             ``token_costs``, ``fallback_on``, ``config_prefix``, ``routing_timeout``,
             ``model_timeout``, ``max_routing_chars`` ...). ``model_timeout`` bounds each
@@ -119,8 +119,8 @@ class RouterMiddleware(AgentMiddleware[RouterState, Any, Any]):
             raise ValueError(msg)
         self.route_on = route_on
         self.models: dict[str, BaseChatModel] = dict(models)
-        # The RouterRunnable validates the names and options and makes the decisions.
-        self.runnable = RouterRunnable(
+        # The RoutedChatModel validates the names and options and makes the decisions.
+        self.runnable = RoutedChatModel(
             router=router,
             models=self.models,
             fallbacks=fallbacks,

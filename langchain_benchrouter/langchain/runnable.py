@@ -1,4 +1,4 @@
-"""RouterRunnable: the LangChain face of the router, used wherever a chat model goes.
+"""RoutedChatModel: the LangChain face of the router, used wherever a chat model goes.
 
 The router is a chain run of its own; the chosen model's run is its child. A chat-model
 facade (``BaseChatModel``) would make the inner model's run a sibling, stream tokens
@@ -59,7 +59,7 @@ __all__ = [
     "DEFAULT_MAX_ROUTING_CHARS",
     "FALLBACK_EVENT",
     "Mode",
-    "RouterRunnable",
+    "RoutedChatModel",
     "error_decision",
 ]
 
@@ -105,7 +105,7 @@ class _Knobs:
 def error_decision(exc: BaseException) -> dict[str, Any] | None:
     """The routing decision attached to an exception raised by a chosen model, if any.
 
-    When the chosen model (and every fallback tried) fails, :class:`RouterRunnable`
+    When the chosen model (and every fallback tried) fails, :class:`RoutedChatModel`
     re-raises the model's own exception unchanged, with the decision as the attribute
     :data:`DECISION_ATTR` (``model``, ``mode``, the per-model evidence, ``ranking`` and
     the failed ``attempts``) and a one-line summary added with ``add_note``.
@@ -215,7 +215,7 @@ def _iter_with_timeout(
         stop.set()
 
 
-class RouterRunnable(RunnableSerializable[LanguageModelInput, Any]):
+class RoutedChatModel(RunnableSerializable[LanguageModelInput, Any]):
     """Route each input (or a whole task) to one of several chat models.
 
     Compose it exactly where a chat model would go. It accepts whatever a chat model
@@ -286,8 +286,8 @@ class RouterRunnable(RunnableSerializable[LanguageModelInput, Any]):
     routing decision attached (:func:`error_decision`).
 
     Example:
-        >>> from langchain_benchrouter import Router, RouterRunnable  # doctest: +SKIP
-        >>> llm = RouterRunnable(  # doctest: +SKIP
+        >>> from langchain_benchrouter import Router, RoutedChatModel  # doctest: +SKIP
+        >>> llm = RoutedChatModel(  # doctest: +SKIP
         ...     router=Router.load("router_dir"),
         ...     models={"llama-3.1-8b-instruct": chat_a, "qwen2.5-7b-instruct": chat_b},
         ...     allow_subset=True,
@@ -333,7 +333,7 @@ class RouterRunnable(RunnableSerializable[LanguageModelInput, Any]):
         try:
             super().__init__(**data)
         except ValidationError as exc:
-            msg = f"invalid RouterRunnable options: {exc}"
+            msg = f"invalid RoutedChatModel options: {exc}"
             raise RoutingInputError(msg) from exc
         self._check()
 
@@ -381,7 +381,7 @@ class RouterRunnable(RunnableSerializable[LanguageModelInput, Any]):
             return None
         return [m for m in names if m in self.models]
 
-    def _replace(self, **update: Any) -> RouterRunnable:
+    def _replace(self, **update: Any) -> RoutedChatModel:
         values = {name: getattr(self, name) for name in type(self).model_fields}
         values.update(update)
         return type(self)(**values)
@@ -433,10 +433,10 @@ class RouterRunnable(RunnableSerializable[LanguageModelInput, Any]):
         return get_unique_config_specs([*mine, *theirs])
 
     # ------------------------------------------------------------------ declarative ops
-    def _queue(self, name: str, *args: Any, **kwargs: Any) -> RouterRunnable:
+    def _queue(self, name: str, *args: Any, **kwargs: Any) -> RoutedChatModel:
         return self._replace(queued_operations=[*self.queued_operations, (name, args, kwargs)])
 
-    def bind_tools(self, tools: Sequence[Any], **kwargs: Any) -> RouterRunnable:
+    def bind_tools(self, tools: Sequence[Any], **kwargs: Any) -> RoutedChatModel:
         """Bind tools to whichever model is chosen (its own ``bind_tools``).
 
         Args:
@@ -448,7 +448,7 @@ class RouterRunnable(RunnableSerializable[LanguageModelInput, Any]):
         """
         return self._queue("bind_tools", tools, **kwargs)
 
-    def with_structured_output(self, schema: Any, **kwargs: Any) -> RouterRunnable:
+    def with_structured_output(self, schema: Any, **kwargs: Any) -> RoutedChatModel:
         """Structured output from whichever model is chosen (its own ``with_structured_output``).
 
         Args:
@@ -461,7 +461,7 @@ class RouterRunnable(RunnableSerializable[LanguageModelInput, Any]):
         return self._queue("with_structured_output", schema, **kwargs)
 
     @override
-    def bind(self, **kwargs: Any) -> RouterRunnable:
+    def bind(self, **kwargs: Any) -> RoutedChatModel:
         """Bind call arguments (``stop`` ...) to whichever model is chosen."""
         return self._queue("bind", **kwargs)
 
@@ -474,7 +474,7 @@ class RouterRunnable(RunnableSerializable[LanguageModelInput, Any]):
         wait_exponential_jitter: bool = True,
         exponential_jitter_params: Any = None,
         stop_after_attempt: int = 3,
-    ) -> RouterRunnable:
+    ) -> RoutedChatModel:
         """Retry the chosen model's call (inside the router run) on exceptions."""
         return self._queue(
             "with_retry",
@@ -485,7 +485,7 @@ class RouterRunnable(RunnableSerializable[LanguageModelInput, Any]):
         )
 
     @override
-    def with_config(self, config: RunnableConfig | None = None, **kwargs: Any) -> RouterRunnable:
+    def with_config(self, config: RunnableConfig | None = None, **kwargs: Any) -> RoutedChatModel:
         """Bind config (tags, metadata, callbacks, configurable knobs ...) to every call.
 
         The config reaches the router run and, through it, the chosen model's run.
@@ -501,7 +501,7 @@ class RouterRunnable(RunnableSerializable[LanguageModelInput, Any]):
         *,
         method: Literal["eb_select", "calibrated", "s1", "s2", "s3"] | None = None,
         metric: str | None = None,
-    ) -> RouterRunnable:
+    ) -> RoutedChatModel:
         """Select one model for a whole task from a sample of its inputs.
 
         Args:
@@ -907,7 +907,7 @@ class RouterRunnable(RunnableSerializable[LanguageModelInput, Any]):
             meta = {**output.response_metadata, _METADATA_KEY: info}
             return output.model_copy(update={"response_metadata": meta})
         if isinstance(output, dict) and isinstance(output.get("raw"), BaseMessage):
-            return {**output, "raw": RouterRunnable._annotate(output["raw"], decision, used)}
+            return {**output, "raw": RoutedChatModel._annotate(output["raw"], decision, used)}
         return output
 
     def _run(

@@ -1,4 +1,4 @@
-"""langchain-tests' ChatModelIntegrationTests against RouterRunnable over fake chat models.
+"""langchain-tests' ChatModelIntegrationTests against RoutedChatModel over fake chat models.
 
 The router is not a BaseChatModel (see runnable.py for why), but it must behave like one
 for everything a chat model's caller does. The capability flags describe what the
@@ -15,13 +15,13 @@ import pytest
 from langchain_tests.integration_tests import ChatModelIntegrationTests
 from test_runnable_support import fakes, make_router
 
-from langchain_benchrouter.langchain.runnable import RouterRunnable
+from langchain_benchrouter.langchain.runnable import RoutedChatModel
 
 
-class TestRouterRunnableStandard(ChatModelIntegrationTests):
+class TestRoutedChatModelStandard(ChatModelIntegrationTests):
     @property
     def chat_model_class(self) -> type[Any]:
-        return RouterRunnable
+        return RoutedChatModel
 
     @property
     def chat_model_params(self) -> dict[str, Any]:
@@ -53,7 +53,7 @@ class TestRouterRunnableStandard(ChatModelIntegrationTests):
 
     # The v3 event protocol (beta in langchain-core 1.8) is implemented only by
     # BaseChatModel and compiled graphs; Runnable.astream_events(version="v3") raises
-    # NotImplementedError for every other Runnable. RouterRunnable is deliberately a
+    # NotImplementedError for every other Runnable. RoutedChatModel is deliberately a
     # chain (so the chosen model's run nests under it), so it cannot offer v3 yet;
     # v1/v2 events work and are tested in test_runnable_tracing.py.
     _V3 = "stream_events(version='v3') is BaseChatModel/CompiledGraph-only in langchain-core 1.8"

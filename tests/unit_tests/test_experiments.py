@@ -28,7 +28,7 @@ from langchain_benchrouter.experiments.experiment import (
     unit_hash,
 )
 from langchain_benchrouter.experiments.exposure_log import SQLiteExposureLog
-from langchain_benchrouter.langchain.runnable import RouterRunnable
+from langchain_benchrouter.langchain.runnable import RoutedChatModel
 
 
 def fake(reply: str, usage: dict[str, int] | None = None) -> GenericFakeChatModel:
@@ -291,7 +291,7 @@ def test_router_arm_against_a_fixed_model(
 ) -> None:
     rows, embedder = clustered_data
     router = Router(k=3, embedder=embedder, cache_dir=False).fit(Benchmark.from_records(rows))
-    rr = RouterRunnable(router=router, models={"a": fake("A"), "b": fake("B"), "c": fake("C")})
+    rr = RoutedChatModel(router=router, models={"a": fake("A"), "b": fake("B"), "c": fake("C")})
     exp = Experiment(
         name="router-vs-c",
         arms={"router": rr, "fixed": fake("C")},

@@ -32,7 +32,7 @@ EXPECTED_ALL = [
     "NotFittedError",
     "Router",
     "RouterMiddleware",
-    "RouterRunnable",
+    "RoutedChatModel",
     "Routes",
     "RoutingInputError",
     "SQLiteExposureLog",

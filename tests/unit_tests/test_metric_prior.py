@@ -242,11 +242,11 @@ def test_task_metrics_survive_save_and_load(metric_router: Any, tmp_path: Path) 
 def test_for_task_passes_the_metric(metric_router: Any) -> None:
     from test_runnable_support import FakeChat
 
-    from langchain_benchrouter.langchain.runnable import RouterRunnable
+    from langchain_benchrouter.langchain.runnable import RoutedChatModel
 
     router, new = metric_router
     models = {m: FakeChat(label=m) for m in router.model_names}
-    llm = RouterRunnable(router=router, models=models)
+    llm = RoutedChatModel(router=router, models=models)
     pinned = llm.for_task(new, metric="math")
     assert pinned.selection is not None and pinned.selection.model == "b"
     assert pinned.selection == router.select_model(new, metric="math")
@@ -259,11 +259,11 @@ def test_for_task_passes_the_metric(metric_router: Any) -> None:
 def test_runnable_task_metric_drives_per_task_selection(metric_router: Any) -> None:
     from test_runnable_support import FakeChat
 
-    from langchain_benchrouter.langchain.runnable import RouterRunnable
+    from langchain_benchrouter.langchain.runnable import RoutedChatModel
 
     router, new = metric_router
     models = {m: FakeChat(label=m) for m in router.model_names}
-    llm = RouterRunnable(router=router, models=models, mode="per_task", task_metric="math")
+    llm = RoutedChatModel(router=router, models=models, mode="per_task", task_metric="math")
     outs = llm.batch(new[:10])
     picked = {o.response_metadata["benchrouter"]["model"] for o in outs}
     assert picked == {router.select_model(new[:10], metric="math").model} == {"b"}
@@ -275,7 +275,7 @@ def test_runnable_task_metric_drives_per_task_selection(metric_router: Any) -> N
     assert llm.for_task(new, method="s3").selection == router.select_model(new, method="s3")
     with pytest.raises(RoutingInputError, match="calibrated methods"):
         llm.for_task(new, method="s3", metric="math")  # ...an explicit one is an error
-    plain = RouterRunnable(router=router, models=models, mode="per_task")
+    plain = RoutedChatModel(router=router, models=models, mode="per_task")
     assert plain.for_task(new).selection == router.select_model(new)
     with pytest.raises(RoutingInputError, match=r"task_metric 'nope'.*known"):
-        RouterRunnable(router=router, models=models, task_metric="nope")
+        RoutedChatModel(router=router, models=models, task_metric="nope")

@@ -1,4 +1,4 @@
-"""Agents: RouterMiddleware and RouterRunnable inside langchain v1 ``create_agent``."""
+"""Agents: RouterMiddleware and RoutedChatModel inside langchain v1 ``create_agent``."""
 
 from __future__ import annotations
 
@@ -27,7 +27,7 @@ from test_runnable_support import (
 from langchain_benchrouter.core.router import Router
 from langchain_benchrouter.errors import UnknownModelError
 from langchain_benchrouter.langchain.middleware import STATE_KEY, RouterMiddleware
-from langchain_benchrouter.langchain.runnable import RouterRunnable
+from langchain_benchrouter.langchain.runnable import RoutedChatModel
 
 
 @pytest.fixture(scope="module")
@@ -167,12 +167,12 @@ def test_middleware_validates_model_names(router: Router) -> None:
     assert agent.invoke({"messages": [HumanMessage(TRIVIA_Q)]})[STATE_KEY]["model"] in {MATH, CODE}
 
 
-# ------------------------------------------------------- RouterRunnable as the agent model
+# ------------------------------------------------------- RoutedChatModel as the agent model
 
 
 def test_agent_with_router_runnable_as_model(router: Router) -> None:
     models = fakes(code=[tool_call("3*3"), "nine"])
-    agent = create_agent(model=RouterRunnable(router=router, models=models), tools=[calculator])
+    agent = create_agent(model=RoutedChatModel(router=router, models=models), tools=[calculator])
     state = agent.invoke({"messages": [HumanMessage(CODE_Q)]})
     assert [m.type for m in state["messages"]] == ["human", "ai", "tool", "ai"]
     assert state["messages"][2].content == "9"
@@ -185,7 +185,7 @@ def test_agent_with_router_runnable_as_model(router: Router) -> None:
 
 def test_agent_with_router_runnable_streams_each_token_once(router: Router) -> None:
     models = fakes(math=[tool_call("5+5", "c5"), "ten in total"])
-    agent = create_agent(model=RouterRunnable(router=router, models=models), tools=[calculator])
+    agent = create_agent(model=RoutedChatModel(router=router, models=models), tools=[calculator])
     items = list(agent.stream({"messages": [HumanMessage(MATH_Q)]}, stream_mode="messages"))
     ai_chunks = [m for m, meta in items if isinstance(m, AIMessageChunk)]
     final_tokens = [c.content for c in ai_chunks if c.content]

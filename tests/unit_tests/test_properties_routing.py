@@ -14,7 +14,7 @@ from test_runnable_support import MODELS, fakes, make_router
 from langchain_benchrouter.core.embeddings import HashingEmbedder
 from langchain_benchrouter.core.router import Router
 from langchain_benchrouter.errors import BenchRouterError, RoutingInputError
-from langchain_benchrouter.langchain.runnable import RouterRunnable
+from langchain_benchrouter.langchain.runnable import RoutedChatModel
 
 SETTINGS = settings(
     max_examples=100,
@@ -35,8 +35,8 @@ def router() -> Router:
 
 
 @pytest.fixture(scope="module")
-def llm(router: Router) -> RouterRunnable:
-    return RouterRunnable(router=router, models=fakes())
+def llm(router: Router) -> RoutedChatModel:
+    return RoutedChatModel(router=router, models=fakes())
 
 
 @SETTINGS
@@ -100,7 +100,9 @@ def test_hashing_embedder_accepts_any_string(text: str) -> None:
         st.dictionaries(st.text(max_size=5), st.integers(), max_size=2),
     )
 )
-def test_runnable_invoke_answers_or_raises_a_library_error(llm: RouterRunnable, value: Any) -> None:
+def test_runnable_invoke_answers_or_raises_a_library_error(
+    llm: RoutedChatModel, value: Any
+) -> None:
     try:
         out = llm.invoke(value)
     except BenchRouterError as exc:

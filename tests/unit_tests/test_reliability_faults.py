@@ -37,7 +37,7 @@ from langchain_benchrouter.errors import (
     RoutingInputError,
     RoutingTimeoutError,
 )
-from langchain_benchrouter.langchain.runnable import DECISION_ATTR, RouterRunnable, error_decision
+from langchain_benchrouter.langchain.runnable import DECISION_ATTR, RoutedChatModel, error_decision
 
 HANG = 10.0  # seconds a "hanging" fake waits at most (released at the end of each test)
 # model_timeout of the hang tests: long enough for the fallback model to answer on a loaded
@@ -89,7 +89,7 @@ def chosen(out: Any) -> str:
 def test_embedder_error_without_default_is_a_library_error_with_cause(
     router: Router, emb: SwitchableEmbedder, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    llm = RouterRunnable(router=router, models=fakes())
+    llm = RoutedChatModel(router=router, models=fakes())
     emb.fault = ConnectionError("embedding service down")
     with pytest.raises(EmbedderError, match="ConnectionError: embedding service down") as info:
         llm.invoke(MATH_Q)
@@ -114,7 +114,7 @@ async def test_embedder_error_falls_back_to_default_model(
     router: Router, emb: SwitchableEmbedder
 ) -> None:
     models = fakes()
-    llm = RouterRunnable(router=router, models=models, default_model=TRIVIA)
+    llm = RoutedChatModel(router=router, models=models, default_model=TRIVIA)
     emb.fault = RuntimeError("CUDA out of memory")
     for out in [llm.invoke(MATH_Q), await llm.ainvoke(CODE_Q), *llm.batch([MATH_Q, CODE_Q])]:
         decision = out.response_metadata["benchrouter"]
@@ -128,7 +128,7 @@ async def test_embedder_error_falls_back_to_default_model(
 
 
 def test_input_errors_are_not_hidden_by_default_model(router: Router) -> None:
-    llm = RouterRunnable(router=router, models=fakes(), default_model=TRIVIA)
+    llm = RoutedChatModel(router=router, models=fakes(), default_model=TRIVIA)
     with pytest.raises(RoutingInputError):
         llm.invoke(42)  # type: ignore[arg-type]
     with pytest.raises(RoutingInputError, match="cost_weight"):
@@ -139,13 +139,15 @@ def test_input_errors_are_not_hidden_by_default_model(router: Router) -> None:
 
 def test_invalid_options_are_library_errors(router: Router) -> None:
     for bad in ({"routing_timeout": 0}, {"model_timeout": -1.0}, {"max_routing_chars": 0}):
-        with pytest.raises(RoutingInputError, match="invalid RouterRunnable options"):
-            RouterRunnable(router=router, models=fakes(), **bad)
+        with pytest.raises(RoutingInputError, match="invalid RoutedChatModel options"):
+            RoutedChatModel(router=router, models=fakes(), **bad)
 
 
 async def test_hung_embedder_times_out(router: Router, emb: SwitchableEmbedder) -> None:
-    strict = RouterRunnable(router=router, models=fakes(), routing_timeout=0.2)
-    lenient = RouterRunnable(router=router, models=fakes(), routing_timeout=0.2, default_model=CODE)
+    strict = RoutedChatModel(router=router, models=fakes(), routing_timeout=0.2)
+    lenient = RoutedChatModel(
+        router=router, models=fakes(), routing_timeout=0.2, default_model=CODE
+    )
     emb.hang = True
     with pytest.raises(RoutingTimeoutError, match=r"routing_timeout=0\.2") as info:
         strict.invoke(MATH_Q)
@@ -194,7 +196,7 @@ def ranking(router: Router, text: str) -> list[str]:
 def test_model_error_is_surfaced_unchanged_with_the_decision(router: Router) -> None:
     models = fakes()
     models[MATH].error = PermissionError("quota exceeded")
-    llm = RouterRunnable(router=router, models=models)
+    llm = RoutedChatModel(router=router, models=models)
     with pytest.raises(PermissionError, match="quota exceeded") as info:
         llm.invoke(MATH_Q)
     decision = error_decision(info.value)
@@ -210,7 +212,7 @@ def test_model_error_is_surfaced_unchanged_with_the_decision(router: Router) -> 
 async def test_model_error_decision_in_every_call_style(router: Router) -> None:
     models = fakes()
     models[CODE].error = ConnectionError("reset")
-    llm = RouterRunnable(router=router, models=models)
+    llm = RoutedChatModel(router=router, models=models)
     errors: list[BaseException] = []
     for call in (llm.ainvoke(CODE_Q),):
         with pytest.raises(ConnectionError) as info:
@@ -238,14 +240,14 @@ def test_model_error_after_all_fallbacks_lists_every_attempt(router: Router) -> 
     order = ranking(router, MATH_Q)
     for name in order[:2]:
         models[name].error = TimeoutError(f"{name} down")
-    llm = RouterRunnable(router=router, models=models, fallbacks=1)
+    llm = RoutedChatModel(router=router, models=models, fallbacks=1)
     with pytest.raises(TimeoutError, match=f"{order[1]} down") as info:
         llm.invoke(MATH_Q)
     decision = error_decision(info.value)
     assert decision is not None
     assert [a["model"] for a in decision["attempts"]] == order[:2]
     assert decision["model"] == order[0] and decision["failed_model"] == order[1]
-    wider = RouterRunnable(router=router, models=models, fallbacks=2)
+    wider = RoutedChatModel(router=router, models=models, fallbacks=2)
     out = wider.invoke(MATH_Q)
     assert chosen(out) == order[2]
     assert [a["model"] for a in out.response_metadata["benchrouter"]["fallback_from"]] == order[:2]
@@ -257,7 +259,7 @@ async def test_hung_model_times_out_then_falls_back(
     order = ranking(router, MATH_Q)
     models: dict[str, Any] = {m: echo(m) for m in MODELS}
     models[order[0]] = hanging(release)
-    strict = RouterRunnable(router=router, models=models, model_timeout=HANG_TIMEOUT)
+    strict = RoutedChatModel(router=router, models=models, model_timeout=HANG_TIMEOUT)
     with pytest.raises(ModelTimeoutError, match=r"model_timeout=1\.0") as info:
         strict.invoke(MATH_Q)
     assert isinstance(info.value, TimeoutError)
@@ -272,7 +274,7 @@ async def test_hung_model_times_out_then_falls_back(
     assert isinstance(batch[0], ModelTimeoutError)
     assert isinstance(batch[1], AIMessage)
 
-    llm = RouterRunnable(router=router, models=models, model_timeout=HANG_TIMEOUT, fallbacks=1)
+    llm = RoutedChatModel(router=router, models=models, model_timeout=HANG_TIMEOUT, fallbacks=1)
     outs = [
         llm.invoke(MATH_Q),
         await llm.ainvoke(MATH_Q),
@@ -291,7 +293,7 @@ async def test_hung_model_times_out_then_falls_back(
 
 
 def test_fast_model_is_unaffected_by_model_timeout(router: Router) -> None:
-    llm = RouterRunnable(router=router, models=fakes(), model_timeout=5.0)
+    llm = RoutedChatModel(router=router, models=fakes(), model_timeout=5.0)
     assert chosen(llm.invoke(MATH_Q)) == MATH
     assert "".join(str(c.content) for c in llm.stream(CODE_Q)) == f"{CODE}: {CODE_Q}"
 
@@ -301,7 +303,7 @@ async def test_garbage_model_output(router: Router, garbage: Any) -> None:
     order = ranking(router, TRIVIA_Q)
     models: dict[str, Any] = {m: echo(m) for m in MODELS}
     models[order[0]] = RunnableLambda(lambda _: garbage)
-    strict = RouterRunnable(router=router, models=models)
+    strict = RoutedChatModel(router=router, models=models)
     with pytest.raises(ModelOutputError, match="not a chat message") as info:
         strict.invoke(TRIVIA_Q)
     assert error_decision(info.value)["model"] == order[0]  # type: ignore[index]
@@ -310,12 +312,12 @@ async def test_garbage_model_output(router: Router, garbage: Any) -> None:
     with pytest.raises(ModelOutputError):
         list(strict.stream(TRIVIA_Q))
     assert isinstance(strict.batch([TRIVIA_Q], return_exceptions=True)[0], ModelOutputError)
-    llm = RouterRunnable(router=router, models=models, fallbacks=1)
+    llm = RoutedChatModel(router=router, models=models, fallbacks=1)
     out = llm.invoke(TRIVIA_Q)
     assert out.content == f"{order[1]} ok"
     assert "ModelOutputError" in out.response_metadata["benchrouter"]["fallback_from"][0]["error"]
     assert (await llm.abatch([TRIVIA_Q]))[0].content == f"{order[1]} ok"
-    unchecked = RouterRunnable(router=router, models=models, check_output=False)
+    unchecked = RoutedChatModel(router=router, models=models, check_output=False)
     assert unchecked.invoke(TRIVIA_Q) == garbage
 
 
@@ -328,7 +330,7 @@ def test_structured_output_is_not_mistaken_for_garbage(router: Router) -> None:
             return RunnableLambda(lambda _: schema(text="forty-two"))
 
     models: dict[str, Any] = {m: Structured(lambda _: AIMessage("x")) for m in MODELS}
-    llm = RouterRunnable(router=router, models=models).with_structured_output(Answer)
+    llm = RoutedChatModel(router=router, models=models).with_structured_output(Answer)
     assert llm.invoke(MATH_Q) == Answer(text="forty-two")
 
 
@@ -337,7 +339,7 @@ def test_structured_output_is_not_mistaken_for_garbage(router: Router) -> None:
 
 def test_over_long_input_is_truncated_explicitly(router: Router) -> None:
     models = fakes()
-    llm = RouterRunnable(router=router, models=models)
+    llm = RoutedChatModel(router=router, models=models)
     huge = (MATH_Q + " ") * 2 + "zq " * 3_500_000  # 10.5 MB
     out = llm.invoke(huge)
     decision = out.response_metadata["benchrouter"]
@@ -348,11 +350,11 @@ def test_over_long_input_is_truncated_explicitly(router: Router) -> None:
     assert sent == huge
     short = llm.invoke(MATH_Q).response_metadata["benchrouter"]
     assert "truncated_from" not in short
-    small_cap = RouterRunnable(router=router, models=fakes(), max_routing_chars=10)
+    small_cap = RoutedChatModel(router=router, models=fakes(), max_routing_chars=10)
     capped = small_cap.invoke(MATH_Q).response_metadata["benchrouter"]
     assert capped["truncated_from"] == len(MATH_Q)
     assert capped["model"] == router.route([MATH_Q[:10]])[0]
-    uncapped = RouterRunnable(router=router, models=fakes(), max_routing_chars=None)
+    uncapped = RoutedChatModel(router=router, models=fakes(), max_routing_chars=None)
     assert "truncated_from" not in uncapped.invoke("x" * 20_000).response_metadata["benchrouter"]
 
 

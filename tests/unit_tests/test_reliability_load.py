@@ -1,4 +1,4 @@
-"""Load: one RouterRunnable shared by 32 threads and by 1,000 concurrent async calls.
+"""Load: one RoutedChatModel shared by 32 threads and by 1,000 concurrent async calls.
 
 Every input must be routed (and answered) exactly as a single-threaded run does, and
 per-call state (fallback attempts, decisions) must never leak between calls.
@@ -18,7 +18,7 @@ from test_runnable_support import MODELS, VOCAB, make_router
 
 from langchain_benchrouter.core.router import Router
 from langchain_benchrouter.langchain.messages import routing_text
-from langchain_benchrouter.langchain.runnable import RouterRunnable
+from langchain_benchrouter.langchain.runnable import RoutedChatModel
 
 FAIL_MARK = "#fail"
 
@@ -57,8 +57,8 @@ def router() -> Router:
 
 
 @pytest.fixture(scope="module")
-def llm(router: Router) -> RouterRunnable:
-    return RouterRunnable(router=router, models={m: model(m) for m in MODELS}, fallbacks=2)
+def llm(router: Router) -> RoutedChatModel:
+    return RoutedChatModel(router=router, models={m: model(m) for m in MODELS}, fallbacks=2)
 
 
 def summary(out: Any) -> tuple[str, str, tuple[str, ...]]:
@@ -70,12 +70,12 @@ def summary(out: Any) -> tuple[str, str, tuple[str, ...]]:
 
 
 def sequential(
-    llm: RouterRunnable, texts: list[str]
+    llm: RoutedChatModel, texts: list[str]
 ) -> dict[str, tuple[str, str, tuple[str, ...]]]:
     return {t: summary(llm.invoke(t)) for t in texts}
 
 
-def test_32_threads_route_exactly_like_one(llm: RouterRunnable) -> None:
+def test_32_threads_route_exactly_like_one(llm: RoutedChatModel) -> None:
     texts = inputs(96)
     expected = sequential(llm, texts)
     assert any(s[2] for s in expected.values())  # fallbacks do happen
@@ -95,7 +95,7 @@ def test_32_threads_route_exactly_like_one(llm: RouterRunnable) -> None:
     assert not mismatches, mismatches[:3]
 
 
-async def test_1000_concurrent_async_calls_route_exactly_like_one(llm: RouterRunnable) -> None:
+async def test_1000_concurrent_async_calls_route_exactly_like_one(llm: RoutedChatModel) -> None:
     texts = inputs(250, seed=1)
     expected = sequential(llm, texts)
     calls = [texts[i % len(texts)] for i in range(1000)]
@@ -106,7 +106,7 @@ async def test_1000_concurrent_async_calls_route_exactly_like_one(llm: RouterRun
     assert [m for m in mismatches if m[1] != m[2]] == []
 
 
-async def test_concurrent_abatch_and_astream(llm: RouterRunnable) -> None:
+async def test_concurrent_abatch_and_astream(llm: RoutedChatModel) -> None:
     texts = inputs(60, seed=3)
     expected = sequential(llm, texts)
     chunks = [texts[i : i + 6] for i in range(0, 60, 6)]
@@ -134,7 +134,7 @@ def test_per_task_batch_fallbacks_do_not_leak_between_inputs(router: Router) -> 
 
         return RunnableLambda(answer, name=name)
 
-    llm = RouterRunnable(
+    llm = RoutedChatModel(
         router=router, models={m: flaky(m) for m in MODELS}, mode="per_task", fallbacks=1
     )
     selected = llm.batch(texts[:1] * 8)[0].response_metadata["benchrouter"]["model"]

@@ -1,4 +1,4 @@
-"""RouterRunnable: routing, call styles, batch grouping, streaming, declarative ops, knobs."""
+"""RoutedChatModel: routing, call styles, batch grouping, streaming, declarative ops, knobs."""
 
 from __future__ import annotations
 
@@ -25,7 +25,7 @@ from test_runnable_support import (
 
 from langchain_benchrouter.core.router import Router
 from langchain_benchrouter.errors import NotFittedError, RoutingInputError, UnknownModelError
-from langchain_benchrouter.langchain.runnable import RouterRunnable
+from langchain_benchrouter.langchain.runnable import RoutedChatModel
 
 
 @pytest.fixture(scope="module")
@@ -33,9 +33,9 @@ def router() -> Router:
     return make_router()
 
 
-def make(router: Router, **kwargs: Any) -> tuple[RouterRunnable, dict[str, FakeChat]]:
+def make(router: Router, **kwargs: Any) -> tuple[RoutedChatModel, dict[str, FakeChat]]:
     models = kwargs.pop("models", None) or fakes()
-    return RouterRunnable(router=router, models=models, **kwargs), models
+    return RoutedChatModel(router=router, models=models, **kwargs), models
 
 
 def chosen(output: Any) -> str:
@@ -48,26 +48,26 @@ def chosen(output: Any) -> str:
 def test_model_names_must_match(router: Router) -> None:
     models = fakes()
     with pytest.raises(UnknownModelError, match="unknown to the router"):
-        RouterRunnable(router=router, models={**models, "gpt-9": FakeChat()})
+        RoutedChatModel(router=router, models={**models, "gpt-9": FakeChat()})
     with pytest.raises(UnknownModelError, match="allow_subset=True") as info:
-        RouterRunnable(router=router, models={MATH: models[MATH]})
+        RoutedChatModel(router=router, models={MATH: models[MATH]})
     assert CODE in str(info.value) and TRIVIA in str(info.value)
     with pytest.raises(RoutingInputError, match="empty"):
-        RouterRunnable(router=router, models={}, allow_subset=True)
+        RoutedChatModel(router=router, models={}, allow_subset=True)
     with pytest.raises(ValueError, match="no cost is known"):
-        RouterRunnable(router=router, models=models, costs={MATH: 1.0}, cost_weight=1.0)
+        RoutedChatModel(router=router, models=models, costs={MATH: 1.0}, cost_weight=1.0)
     with pytest.raises(UnknownModelError, match="default_model"):
-        RouterRunnable(router=router, models=models, default_model="nope")
+        RoutedChatModel(router=router, models=models, default_model="nope")
 
 
 def test_unfitted_router_is_refused() -> None:
     with pytest.raises(NotFittedError):
-        RouterRunnable(router=Router(embedder="hashing"), models=fakes())
+        RoutedChatModel(router=Router(embedder="hashing"), models=fakes())
 
 
 def test_subset_routes_only_among_configured(router: Router) -> None:
     models = fakes()
-    llm = RouterRunnable(
+    llm = RoutedChatModel(
         router=router, models={CODE: models[CODE], TRIVIA: models[TRIVIA]}, allow_subset=True
     )
     out = llm.invoke(MATH_Q)
@@ -209,7 +209,7 @@ def test_batch_groups_by_model_keeps_order_and_embeds_once(
 async def test_batch_return_exceptions(router: Router, use_async: bool) -> None:
     models = fakes()
     models[CODE].error = RuntimeError("code model is down")
-    llm = RouterRunnable(router=router, models=models)
+    llm = RoutedChatModel(router=router, models=models)
     inputs: list[Any] = [MATH_Q, CODE_Q, 42, TRIVIA_Q]
     outs = (
         await llm.abatch(inputs, return_exceptions=True)
@@ -256,8 +256,8 @@ def test_bind_tools_applies_to_chosen_model(router: Router) -> None:
         "", tool_calls=[{"name": "calculator", "args": {"expression": "6*7"}, "id": "c1"}]
     )
     models = fakes(math=[call])
-    llm = RouterRunnable(router=router, models=models).bind_tools([calculator], tool_choice="auto")
-    assert isinstance(llm, RouterRunnable)
+    llm = RoutedChatModel(router=router, models=models).bind_tools([calculator], tool_choice="auto")
+    assert isinstance(llm, RoutedChatModel)
     out = llm.invoke(MATH_Q)
     assert out.tool_calls[0]["name"] == "calculator" and out.tool_calls[0]["args"] == {
         "expression": "6*7"
@@ -273,7 +273,7 @@ def test_bind_tools_streams_tool_call_chunks(router: Router) -> None:
     call = AIMessage(
         "", tool_calls=[{"name": "calculator", "args": {"expression": "1+1"}, "id": "c9"}]
     )
-    llm = RouterRunnable(router=router, models=fakes(math=[call])).bind_tools([calculator])
+    llm = RoutedChatModel(router=router, models=fakes(math=[call])).bind_tools([calculator])
     chunks = list(llm.stream(MATH_Q))
     merged = chunks[0]
     for c in chunks[1:]:
@@ -295,7 +295,7 @@ def test_with_structured_output_on_routed_model(router: Router) -> None:
         "", tool_calls=[{"name": "Answer", "args": {"value": 42, "unit": "apples"}, "id": "s1"}]
     )
     models = fakes(code=[call, call.model_copy()])
-    llm = RouterRunnable(router=router, models=models)
+    llm = RoutedChatModel(router=router, models=models)
     structured = llm.with_structured_output(Answer)
     assert structured.invoke(CODE_Q) == Answer(value=42, unit="apples")
     raw = llm.with_structured_output(Answer, include_raw=True).invoke(CODE_Q)
@@ -318,13 +318,15 @@ def test_bind_and_with_retry_apply_to_chosen_model(router: Router) -> None:
             return super()._generate(messages, stop, run_manager, **kw)
 
     models: dict[str, FakeChat] = {**fakes(), MATH: Flaky(label=MATH)}
-    llm = RouterRunnable(router=router, models=models).bind(stop=["\n"])
-    assert isinstance(llm, RouterRunnable)
+    llm = RoutedChatModel(router=router, models=models).bind(stop=["\n"])
+    assert isinstance(llm, RoutedChatModel)
     llm = llm.with_retry(stop_after_attempt=3, wait_exponential_jitter=False)
     out = llm.invoke(MATH_Q)
     assert chosen(out) == MATH
     assert len(models[MATH].calls) == 3 and models[MATH].calls[-1]["stop"] == ["\n"]
-    failing = RouterRunnable(router=router, models={**fakes(), MATH: Flaky(label=MATH, failures=5)})
+    failing = RoutedChatModel(
+        router=router, models={**fakes(), MATH: Flaky(label=MATH, failures=5)}
+    )
     with pytest.raises(ConnectionError):
         failing.with_retry(stop_after_attempt=2, wait_exponential_jitter=False).invoke(MATH_Q)
 
@@ -332,7 +334,7 @@ def test_bind_and_with_retry_apply_to_chosen_model(router: Router) -> None:
 def test_with_config_survives_later_declarative_ops(router: Router) -> None:
     llm, models = make(router)
     configured = llm.with_config(configurable={"benchrouter_model": TRIVIA}, tags=["t1"])
-    assert isinstance(configured, RouterRunnable)
+    assert isinstance(configured, RoutedChatModel)
     out = configured.bind_tools([calculator]).invoke(MATH_Q)
     assert chosen(out) == TRIVIA and out.response_metadata["benchrouter"]["mode"] == "forced"
     assert models[TRIVIA].calls[0]["kwargs"]["tools"]

@@ -1,4 +1,4 @@
-"""RouterRunnable tracing: run tree, decision metadata, fallbacks, usage, tokens once."""
+"""RoutedChatModel tracing: run tree, decision metadata, fallbacks, usage, tokens once."""
 
 from __future__ import annotations
 
@@ -25,7 +25,7 @@ from test_runnable_support import (
 )
 
 from langchain_benchrouter.core.router import Router
-from langchain_benchrouter.langchain.runnable import FALLBACK_EVENT, RouterRunnable
+from langchain_benchrouter.langchain.runnable import FALLBACK_EVENT, RoutedChatModel
 
 
 @pytest.fixture(scope="module")
@@ -42,12 +42,12 @@ class Events(BaseCallbackHandler):
 
 
 def test_router_run_is_parent_of_model_run(router: Router) -> None:
-    llm = RouterRunnable(router=router, models=fakes())
+    llm = RoutedChatModel(router=router, models=fakes())
     tracer = Collector()
     out = llm.invoke(MATH_Q, {"callbacks": [tracer], "metadata": {"user": "u1"}})
     assert len(tracer.roots) == 1
     root = tracer.roots[0]
-    assert (root.name, root.run_type) == ("RouterRunnable", "chain")
+    assert (root.name, root.run_type) == ("RoutedChatModel", "chain")
     meta = root.extra["metadata"]
     assert meta["benchrouter_model"] == MATH and meta["user"] == "u1"
     assert meta["benchrouter"] == out.response_metadata["benchrouter"]
@@ -59,7 +59,7 @@ def test_router_run_is_parent_of_model_run(router: Router) -> None:
 
 
 def test_run_name_and_tags_from_with_config(router: Router) -> None:
-    llm = RouterRunnable(router=router, models=fakes()).with_config(
+    llm = RoutedChatModel(router=router, models=fakes()).with_config(
         run_name="my-router", tags=["prod"]
     )
     tracer = Collector()
@@ -70,7 +70,7 @@ def test_run_name_and_tags_from_with_config(router: Router) -> None:
 
 
 def test_batch_and_stream_traces(router: Router) -> None:
-    llm = RouterRunnable(router=router, models=fakes())
+    llm = RoutedChatModel(router=router, models=fakes())
     tracer = Collector()
     llm.batch([MATH_Q, CODE_Q, TRIVIA_Q], {"callbacks": [tracer]})
     assert len(tracer.roots) == 3
@@ -86,7 +86,7 @@ def test_batch_and_stream_traces(router: Router) -> None:
 
 
 def test_routing_error_is_recorded_on_the_router_run(router: Router) -> None:
-    llm = RouterRunnable(router=router, models=fakes())
+    llm = RoutedChatModel(router=router, models=fakes())
     tracer = Collector()
     with pytest.raises(Exception, match="no text"):
         llm.invoke(
@@ -102,10 +102,10 @@ def test_fallback_tries_next_ranked_model_and_is_traced(router: Router) -> None:
     models[MATH].error = TimeoutError("math model timed out")
     ranking = router.route([MATH_Q]).ranking(0)
     assert ranking[0] == MATH
-    strict = RouterRunnable(router=router, models=models)
+    strict = RoutedChatModel(router=router, models=models)
     with pytest.raises(TimeoutError):
         strict.invoke(MATH_Q)
-    llm = RouterRunnable(router=router, models=models, fallbacks=1)
+    llm = RoutedChatModel(router=router, models=models, fallbacks=1)
     tracer, events = Collector(), Events()
     out = llm.invoke(MATH_Q, {"callbacks": [tracer, events]})
     decision = out.response_metadata["benchrouter"]
@@ -127,7 +127,7 @@ def test_fallback_tries_next_ranked_model_and_is_traced(router: Router) -> None:
         llm.invoke(MATH_Q)
     # only the configured exception types trigger a fallback
     models[ranking[1]].error = None
-    picky = RouterRunnable(
+    picky = RoutedChatModel(
         router=router, models=models, fallbacks=2, fallback_on=(ConnectionError,)
     )
     with pytest.raises(TimeoutError):
@@ -138,7 +138,7 @@ async def test_fallback_in_batch_stream_and_async(router: Router) -> None:
     models = fakes()
     models[CODE].error = ConnectionError("code model down")
     nxt = router.route([CODE_Q]).ranking(0)[1]
-    llm = RouterRunnable(router=router, models=models, fallbacks=2)
+    llm = RoutedChatModel(router=router, models=models, fallbacks=2)
     outs = llm.batch([MATH_Q, CODE_Q])
     assert outs[0].response_metadata["benchrouter"]["model"] == MATH
     assert outs[1].response_metadata["benchrouter"]["model"] == nxt
@@ -152,7 +152,7 @@ async def test_fallback_in_batch_stream_and_async(router: Router) -> None:
 
 
 def test_usage_counted_once(router: Router) -> None:
-    llm = RouterRunnable(router=router, models=fakes())
+    llm = RoutedChatModel(router=router, models=fakes())
     with get_usage_metadata_callback() as cb:
         llm.invoke(MATH_Q)
         list(llm.stream(CODE_Q))
@@ -160,11 +160,11 @@ def test_usage_counted_once(router: Router) -> None:
 
 
 async def test_astream_events_tree_and_tokens(router: Router) -> None:
-    llm = RouterRunnable(router=router, models=fakes())
+    llm = RoutedChatModel(router=router, models=fakes())
     events = [e async for e in llm.astream_events(TRIVIA_Q, version="v2")]
     kinds = [e["event"] for e in events]
     assert kinds[0] == "on_chain_start" and kinds[-1] == "on_chain_end"
-    assert events[0]["name"] == "RouterRunnable"
+    assert events[0]["name"] == "RoutedChatModel"
     model_start = next(e for e in events if e["event"] == "on_chat_model_start")
     assert model_start["parent_ids"] == [events[0]["run_id"]]
     assert model_start["metadata"]["benchrouter_model"] == TRIVIA
@@ -180,7 +180,7 @@ class State(TypedDict):
 
 
 def test_langgraph_messages_mode_emits_each_token_once(router: Router) -> None:
-    llm = RouterRunnable(router=router, models=fakes())
+    llm = RoutedChatModel(router=router, models=fakes())
 
     def call_model(state: State) -> dict[str, Any]:
         return {"messages": [llm.invoke(state["messages"])], "calls": 1}
