@@ -9,7 +9,7 @@ from __future__ import annotations
 from collections.abc import Awaitable, Callable, Mapping, Sequence
 from contextlib import suppress
 from functools import partial
-from typing import Annotated, Any, Literal, NotRequired
+from typing import Annotated, Any, Literal, NotRequired, cast
 
 from langchain_core.language_models import BaseChatModel
 from langchain_core.messages import BaseMessage
@@ -18,13 +18,15 @@ from langchain_core.runnables.config import run_in_executor
 from typing_extensions import override
 
 from langchain_benchrouter.core.router import Router
-from langchain_benchrouter.errors import ModelTimeoutError
+from langchain_benchrouter.errors import ModelTimeoutError, RoutingInputError
 from langchain_benchrouter.langchain.messages import RoutingScope
+from langchain_benchrouter.langchain.models import LazyChatModel
 from langchain_benchrouter.langchain.runnable import (
     DECISION_ATTR,
     RoutedChatModel,
     _await_with_timeout,
     _call_with_timeout,
+    _check_options,
     error_decision,
 )
 
@@ -40,6 +42,10 @@ except ImportError as exc:  # pragma: no cover - depends on the environment
     raise ImportError(msg) from exc
 
 __all__ = ["STATE_KEY", "RouterMiddleware", "RouterState"]
+
+_OWN_OPTIONS = ("route_on", "fallbacks", "routing_scope")
+# RoutedChatModel options that mean nothing here: the agent calls the model itself.
+_NOT_OPTIONS = ("router", "models", "name", "check_output")
 
 STATE_KEY = "benchrouter"
 """The agent-state key holding the routing decision (a plain, JSON-safe dict)."""
@@ -74,15 +80,20 @@ class RouterMiddleware(AgentMiddleware[RouterState, Any, Any]):
 
     Args:
         router: a fitted router.
-        models: chat model per router model name (see ``RoutedChatModel``).
+        models: chat model per router model name (see ``RoutedChatModel``): an instance
+            or an ``init_chat_model`` string (``"openai:gpt-4o-mini"``), created when the
+            model is first chosen (then a
+            :class:`~langchain_benchrouter.errors.ModelConfigError` if it cannot be).
         route_on: ``"agent_run"`` (default) or ``"model_call"``.
         fallbacks: next-ranked models to try when the chosen one raises (0 = off).
-        **options: further ``RoutedChatModel`` options (``allow_subset``,
-            ``routing_scope``, ``default_model``, ``cost_weight``, ``costs``,
+        **options: further ``RoutedChatModel`` options (``aliases``, ``allow_subset``,
+            ``default_model``, ``cost_weight``, ``costs``,
             ``token_costs``, ``fallback_on``, ``config_prefix``, ``routing_timeout``,
             ``model_timeout``, ``max_routing_chars`` ...). ``model_timeout`` bounds each
             model call of the agent (a :class:`~langchain_benchrouter.errors.ModelTimeoutError`
-            then triggers the fallback like any model error).
+            then triggers the fallback like any model error). An unknown option is a
+            :class:`~langchain_benchrouter.errors.RoutingInputError` naming the closest
+            valid one.
 
     When the last model tried fails, its exception is re-raised unchanged with the
     routing decision attached (:func:`~langchain_benchrouter.langchain.runnable.error_decision`).
@@ -106,7 +117,7 @@ class RouterMiddleware(AgentMiddleware[RouterState, Any, Any]):
     def __init__(
         self,
         router: Router,
-        models: Mapping[str, BaseChatModel],
+        models: Mapping[str, BaseChatModel | str],
         *,
         route_on: Literal["agent_run", "model_call"] = "agent_run",
         fallbacks: int = 0,
@@ -114,19 +125,22 @@ class RouterMiddleware(AgentMiddleware[RouterState, Any, Any]):
         **options: Any,
     ) -> None:
         super().__init__()
+        valid = set(RoutedChatModel.model_fields) - set(_NOT_OPTIONS)
+        _check_options(type(self).__name__, options, valid | set(_OWN_OPTIONS))
         if route_on not in ("agent_run", "model_call"):
             msg = f"route_on must be 'agent_run' or 'model_call', got {route_on!r}"
-            raise ValueError(msg)
+            raise RoutingInputError(msg)
         self.route_on = route_on
-        self.models: dict[str, BaseChatModel] = dict(models)
         # The RoutedChatModel validates the names and options and makes the decisions.
         self.runnable = RoutedChatModel(
             router=router,
-            models=self.models,
+            models=models,
             fallbacks=fallbacks,
             routing_scope=routing_scope,
             **options,
         )
+        self.models: dict[str, Any] = dict(self.runnable.models)
+        """Configured chat models by name (a string given is a :class:`LazyChatModel`)."""
         self.tools = []
 
     # ------------------------------------------------------------------ deciding
@@ -197,6 +211,12 @@ class RouterMiddleware(AgentMiddleware[RouterState, Any, Any]):
         ]
         return ModelResponse(result=result, structured_response=response.structured_response)
 
+    def _chat(self, name: str) -> BaseChatModel:
+        """The configured chat model ``name`` (a model string is created on first use)."""
+        model = self.models[name]
+        chat = model.get() if isinstance(model, LazyChatModel) else model
+        return cast("BaseChatModel", chat)
+
     def _timeout_error(self, name: str) -> ModelTimeoutError:
         timeout = self.runnable.model_timeout
         msg = f"model {name!r} did not answer within model_timeout={timeout}s"
@@ -239,7 +259,7 @@ class RouterMiddleware(AgentMiddleware[RouterState, Any, Any]):
         for k, name in enumerate(candidates):
             try:
                 response = _call_with_timeout(
-                    partial(handler, request.override(model=self.models[name])),
+                    partial(handler, request.override(model=self._chat(name))),
                     self.runnable.model_timeout,
                     partial(self._timeout_error, name),
                 )
@@ -265,7 +285,7 @@ class RouterMiddleware(AgentMiddleware[RouterState, Any, Any]):
         for k, name in enumerate(candidates):
             try:
                 response = await _await_with_timeout(
-                    handler(request.override(model=self.models[name])),
+                    handler(request.override(model=self._chat(name))),
                     self.runnable.model_timeout,
                     partial(self._timeout_error, name),
                 )

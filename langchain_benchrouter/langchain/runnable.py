@@ -10,11 +10,20 @@ from __future__ import annotations
 
 import asyncio
 import contextvars
+import difflib
 import logging
 import math
 import queue
 import threading
-from collections.abc import AsyncIterator, Awaitable, Callable, Iterator, Sequence
+from collections.abc import (
+    AsyncIterator,
+    Awaitable,
+    Callable,
+    Collection,
+    Iterator,
+    Mapping,
+    Sequence,
+)
 from contextlib import suppress
 from dataclasses import dataclass, field
 from functools import partial
@@ -45,6 +54,7 @@ from langchain_benchrouter.core.decisions import Routes, Selection
 from langchain_benchrouter.core.router import Router
 from langchain_benchrouter.errors import (
     BenchRouterError,
+    ModelConfigError,
     ModelOutputError,
     ModelTimeoutError,
     RoutingError,
@@ -53,6 +63,7 @@ from langchain_benchrouter.errors import (
     UnknownModelError,
 )
 from langchain_benchrouter.langchain.messages import RoutingScope, routing_text
+from langchain_benchrouter.langchain.models import LazyChatModel
 
 __all__ = [
     "DECISION_ATTR",
@@ -118,6 +129,74 @@ def error_decision(exc: BaseException) -> dict[str, Any] | None:
     """
     value = getattr(exc, DECISION_ATTR, None)
     return value if isinstance(value, dict) else None
+
+
+def _check_options(owner: str, given: Collection[str], valid: Collection[str]) -> None:
+    """Refuse keyword options ``owner`` does not take, naming the closest valid one.
+
+    Args:
+        owner: the class being configured, for the message.
+        given: the keywords passed.
+        valid: the keywords ``owner`` accepts.
+
+    Raises:
+        RoutingInputError: a keyword is not in ``valid``.
+    """
+    for key in given:
+        if key in valid:
+            continue
+        close = difflib.get_close_matches(key, sorted(valid), n=1, cutoff=0.6)
+        hint = f"did you mean {close[0]!r}?" if close else f"valid options: {sorted(valid)}"
+        msg = f"{owner}: unknown option {key!r}; {hint}"
+        raise RoutingInputError(msg)
+
+
+def _is_number(value: Any) -> bool:
+    return isinstance(value, int | float) and not isinstance(value, bool)
+
+
+def _check_cost_weight(value: Any, what: str = "cost_weight") -> None:
+    if not (_is_number(value) and math.isfinite(value) and value >= 0):
+        msg = (
+            f"{what} must be a finite number >= 0 (points of predicted correctness one unit "
+            f"of cost is worth), got {value!r}"
+        )
+        raise RoutingInputError(msg)
+
+
+def _check_cost_table(what: str, table: Any) -> None:
+    if table is None:
+        return
+    if not isinstance(table, Mapping):
+        msg = f"{what} must be a dict {{model name: cost}}, got {type(table).__name__}"
+        raise RoutingInputError(msg)
+    for name, value in table.items():
+        if not (_is_number(value) and math.isfinite(value) and value >= 0):
+            msg = f"{what}[{name!r}] must be a finite number >= 0, got {value!r}"
+            raise RoutingInputError(msg)
+
+
+def _chat_models(models: Any) -> Any:
+    """``models`` with each ``init_chat_model`` string as a :class:`LazyChatModel`."""
+    if not isinstance(models, Mapping):
+        msg = (
+            "models must be a dict {model name: chat model or 'provider:model' string}, "
+            f"got {type(models).__name__}"
+        )
+        raise RoutingInputError(msg)
+    out: dict[Any, Any] = {}
+    for name, model in models.items():
+        if isinstance(model, str):
+            out[name] = LazyChatModel(spec=model, name=str(name))
+        elif isinstance(model, Runnable):
+            out[name] = model
+        else:
+            msg = (
+                f"chat model {name!r}: expected a chat model instance or an init_chat_model "
+                f"string such as 'openai:gpt-4o-mini', got {type(model).__name__}"
+            )
+            raise ModelConfigError(msg)
+    return out
 
 
 def _call_with_timeout(
@@ -233,9 +312,19 @@ class RoutedChatModel(RunnableSerializable[LanguageModelInput, Any]):
     Args:
         router: a fitted :class:`~langchain_benchrouter.core.router.Router`.
         models: chat model (or any runnable taking chat input) per router model name.
-            Names must match the router's; pass ``allow_subset=True`` to route only
-            among the configured ones.
-        allow_subset: allow ``models`` to name only some of the router's models.
+            Names must match the router's (or be mapped to them by ``aliases``); pass
+            ``allow_subset=True`` to route only among the configured ones. A value may be
+            an ``init_chat_model`` string (``"openai:gpt-4o-mini"``), created when the
+            model is first chosen (a missing provider package or API key is then a
+            :class:`~langchain_benchrouter.errors.ModelConfigError`; a malformed string
+            is one at construction).
+        aliases: configured model name -> the router (benchmark) model it is scored as:
+            ``models={"my-gpt": chat}, aliases={"my-gpt": "llama-3.1-8b-instruct"}``
+            routes ``chat`` wherever the router would pick the benchmark model. The
+            decision names the configured model (``"model"``) and the benchmark one
+            (``"scored_as"``). One benchmark model can stand for one configured model
+            only; an aliased model does not take its benchmark model's known price.
+        allow_subset: allow ``models`` to cover only some of the router's models.
         routing_scope: ``"last_human"`` (default) routes on the text of the latest
             human message; ``"conversation"`` on the text of every message.
         default_model: the model for inputs with no text to route on (otherwise such
@@ -300,13 +389,14 @@ class RoutedChatModel(RunnableSerializable[LanguageModelInput, Any]):
 
     router: SkipValidation[Router]
     models: dict[str, Runnable[Any, Any]]
+    aliases: dict[str, str] = Field(default_factory=dict)
     allow_subset: bool = False
     routing_scope: RoutingScope = "last_human"
     default_model: str | None = None
     mode: Mode = "per_input"
     selection: SkipValidation[Selection | None] = None
     task_metric: str | None = None
-    cost_weight: float = Field(default=0.0, ge=0.0)
+    cost_weight: float = Field(default=0.0, ge=0.0, allow_inf_nan=False)
     costs: dict[str, float] | None = None
     token_costs: dict[str, float] | None = None
     expected_output_tokens: int = Field(default=256, ge=0)
@@ -317,49 +407,105 @@ class RoutedChatModel(RunnableSerializable[LanguageModelInput, Any]):
     model_timeout: float | None = Field(default=None, gt=0.0)
     max_routing_chars: int | None = Field(default=DEFAULT_MAX_ROUTING_CHARS, ge=1)
     check_output: bool = True
-    queued_operations: list[tuple[str, tuple[Any, ...], dict[str, Any]]] = Field(
-        default_factory=list, repr=False
-    )
+
+    model_config = ConfigDict(arbitrary_types_allowed=True, extra="forbid")
+
+    _queued: list[tuple[str, tuple[Any, ...], dict[str, Any]]] = PrivateAttr(default_factory=list)
     """Declarative operations (``bind_tools`` ...) replayed on the chosen model."""
-    bound_config: dict[str, Any] = Field(default_factory=dict, repr=False)
+    _bound: dict[str, Any] = PrivateAttr(default_factory=dict)
     """Config bound with :meth:`with_config`, merged into every call's config."""
-
-    model_config = ConfigDict(arbitrary_types_allowed=True)
-
     _built: dict[str, Runnable[Any, Any]] = PrivateAttr(default_factory=dict)
+    _scored: dict[str, str] = PrivateAttr(default_factory=dict)
+    """Configured model name -> the router model it is scored as."""
+    _configured: dict[str, str] = PrivateAttr(default_factory=dict)
+    """Router model name -> the configured model standing for it."""
 
     # ------------------------------------------------------------------ validation
     def __init__(self, **data: Any) -> None:
+        owner = type(self).__name__
+        _check_options(owner, data, type(self).model_fields)
+        router = data.get("router")
+        if not isinstance(router, Router):
+            msg = (
+                f"{owner} needs router= a fitted Router (Router.load(directory), or "
+                f"Router(...).fit(benchmark)), got {type(router).__name__}"
+            )
+            raise RoutingInputError(msg)
+        if "models" in data:
+            data["models"] = _chat_models(data["models"])
+        if "cost_weight" in data:
+            _check_cost_weight(data["cost_weight"])
+        for what in ("costs", "token_costs"):
+            _check_cost_table(what, data.get(what))
         try:
             super().__init__(**data)
         except ValidationError as exc:
-            msg = f"invalid RoutedChatModel options: {exc}"
+            msg = f"invalid {owner} options: {exc}"
             raise RoutingInputError(msg) from exc
         self._check()
+
+    def _check_aliases(self, known: list[str]) -> None:
+        """Validate ``aliases`` and fill the configured <-> scored name maps."""
+        if stray := [a for a in self.aliases if a not in self.models]:
+            msg = (
+                f"aliases name model(s) {stray} that are not configured in models; "
+                f"the configured models are {list(self.models)}"
+            )
+            raise UnknownModelError(msg)
+        if bad := {a: t for a, t in self.aliases.items() if t not in known}:
+            msg = (
+                f"aliases map to model(s) the router does not know: {bad}; "
+                f"alias targets must be router models: {known}"
+            )
+            raise UnknownModelError(msg)
+        scored = {m: self.aliases.get(m, m) for m in self.models}
+        extra = [m for m, s in scored.items() if s not in known]
+        if extra:
+            msg = (
+                f"models names {extra} unknown to the router; the router knows {known} "
+                f"(to route a chat model under a benchmark model's name, pass "
+                f"aliases={{{extra[0]!r}: <one of those>}})"
+            )
+            raise UnknownModelError(msg)
+        by_scored: dict[str, list[str]] = {}
+        for m, s in scored.items():
+            by_scored.setdefault(s, []).append(m)
+        if dup := {s: ms for s, ms in by_scored.items() if len(ms) > 1}:
+            s, ms = next(iter(dup.items()))
+            msg = (
+                f"models {ms} would all be scored as router model {s!r}; one benchmark "
+                "model can stand for one configured model only (drop one, or alias them "
+                "to different benchmark models)"
+            )
+            raise RoutingInputError(msg)
+        self._scored = scored
+        self._configured = {s: ms[0] for s, ms in by_scored.items()}
 
     def _check(self) -> None:
         known = self.router.model_names  # raises NotFittedError on an unfitted router
         if not self.models:
             msg = "models is empty: configure at least one chat model"
             raise RoutingInputError(msg)
-        extra = [m for m in self.models if m not in known]
-        if extra:
-            msg = f"models names {extra} unknown to the router; the router knows {known}"
-            raise UnknownModelError(msg)
-        missing = [m for m in known if m not in self.models]
+        self._check_aliases(known)
+        missing = [m for m in known if m not in self._configured]
         if missing and not self.allow_subset:
             msg = (
                 f"no chat model configured for router model(s) {missing}; configure them, "
                 "or pass allow_subset=True to route only among the configured models"
             )
             raise UnknownModelError(msg)
-        for what, name in (
-            ("default_model", self.default_model),
-            ("selection", self.selection.model if self.selection else None),
-        ):
-            if name is not None and name not in self.models:
-                msg = f"{what} {name!r} is not one of the configured models {list(self.models)}"
-                raise UnknownModelError(msg)
+        if self.default_model is not None and self.default_model not in self.models:
+            msg = (
+                f"default_model {self.default_model!r} is not one of the configured models "
+                f"{list(self.models)}"
+            )
+            raise UnknownModelError(msg)
+        if self.selection is not None and self.selection.model not in self._configured:
+            msg = (
+                f"selection {self.selection.model!r} is not a router model standing for a "
+                f"configured model ({sorted(self._configured)})"
+            )
+            raise UnknownModelError(msg)
         if self.task_metric is not None and self.task_metric not in self.router.metrics:
             msg = (
                 f"task_metric {self.task_metric!r} is not a metric of the router's benchmark"
@@ -377,14 +523,26 @@ class RoutedChatModel(RunnableSerializable[LanguageModelInput, Any]):
     def _allowed(self) -> list[str] | None:
         """The models to route among (``None``: all of the router's)."""
         names = self.router.model_names
-        if len(self.models) == len(names):
+        if len(self._configured) == len(names):
             return None
-        return [m for m in names if m in self.models]
+        return [m for m in names if m in self._configured]
+
+    def _info(self, model: str, info: dict[str, Any]) -> dict[str, Any]:
+        """Decision ``info`` for configured ``model``: its name and, if aliased, ``scored_as``."""
+        out = {**info, "model": model}
+        if (scored := self._scored[model]) != model:
+            out["scored_as"] = scored
+        return out
 
     def _replace(self, **update: Any) -> RoutedChatModel:
+        queued = update.pop("_queued", self._queued)
+        bound = update.pop("_bound", self._bound)
         values = {name: getattr(self, name) for name in type(self).model_fields}
         values.update(update)
-        return type(self)(**values)
+        new = type(self)(**values)
+        new._queued = list(queued)
+        new._bound = dict(bound)
+        return new
 
     # ------------------------------------------------------------------ types and specs
     @property
@@ -434,7 +592,7 @@ class RoutedChatModel(RunnableSerializable[LanguageModelInput, Any]):
 
     # ------------------------------------------------------------------ declarative ops
     def _queue(self, name: str, *args: Any, **kwargs: Any) -> RoutedChatModel:
-        return self._replace(queued_operations=[*self.queued_operations, (name, args, kwargs)])
+        return self._replace(_queued=[*self._queued, (name, args, kwargs)])
 
     def bind_tools(self, tools: Sequence[Any], **kwargs: Any) -> RoutedChatModel:
         """Bind tools to whichever model is chosen (its own ``bind_tools``).
@@ -491,9 +649,9 @@ class RoutedChatModel(RunnableSerializable[LanguageModelInput, Any]):
         The config reaches the router run and, through it, the chosen model's run.
         """
         merged = merge_configs(
-            cast("RunnableConfig", self.bound_config), config, cast("RunnableConfig", kwargs)
+            cast("RunnableConfig", self._bound), config, cast("RunnableConfig", kwargs)
         )
-        return self._replace(bound_config=dict(merged))
+        return self._replace(_bound=dict(merged))
 
     def for_task(
         self,
@@ -565,32 +723,45 @@ class RoutedChatModel(RunnableSerializable[LanguageModelInput, Any]):
         return _Knobs(forced, float(weight), mode, scope)
 
     def _others(self, first: str) -> list[str]:
+        """The configured models other than ``first``, the best on average first."""
         bma = self.router.best_model_on_average
-        rest = [m for m in self.router.model_names if m in self.models and m != first]
-        return sorted(rest, key=lambda m: m != bma)
+        rest = [c for c in self._configured.values() if c != first]
+        order = {m: i for i, m in enumerate(self.router.model_names)}
+        rest.sort(key=lambda c: (self._scored[c] != bma, order[self._scored[c]]))
+        return rest
 
     def _cost_matrix(self, inputs: Sequence[Any]) -> np.ndarray:
         """(n, M) cost of each router model on each input (NaN: not routable)."""
         names = self.router.model_names
         per_call = np.zeros(len(names))
         per_token = np.zeros(len(names))
+        configured = [self._configured.get(m) for m in names]
         if self.costs is None and self.token_costs is None:
             known = self.router.model_costs()
-            per_call = np.array([np.nan if known[m] is None else known[m] for m in names], float)
+            per_call = np.array(
+                [
+                    np.nan if known[m] is None or (c is not None and c != m) else known[m]
+                    for m, c in zip(names, configured, strict=True)
+                ],
+                float,
+            )
         else:
             if self.costs is not None:
-                per_call = np.array([self.costs.get(m, np.nan) for m in names], float)
+                table = self.costs
+                per_call = np.array([table.get(c, np.nan) if c else np.nan for c in configured])
             if self.token_costs is not None:
-                per_token = np.array([self.token_costs.get(m, np.nan) for m in names], float)
+                table = self.token_costs
+                per_token = np.array([table.get(c, np.nan) if c else np.nan for c in configured])
         missing = [
-            m
-            for m, a, b in zip(names, per_call, per_token, strict=True)
-            if m in self.models and not (np.isfinite(a) and np.isfinite(b))
+            c
+            for c, a, b in zip(configured, per_call, per_token, strict=True)
+            if c is not None and not (np.isfinite(a) and np.isfinite(b))
         ]
         if missing:
             msg = (
                 f"cost_weight > 0 but no cost is known for {missing}; "
                 "pass costs={model: cost per call} or token_costs={model: cost per token}"
+                " (an aliased model does not take its benchmark model's known price)"
             )
             raise RoutingInputError(msg)
         if self.token_costs is None:
@@ -616,22 +787,27 @@ class RoutedChatModel(RunnableSerializable[LanguageModelInput, Any]):
                 task_proba=routes.task_proba,
             )
         out = []
+        conf = self._configured
         for i in range(len(routes)):
-            info = routes.decision(i)
+            model = conf[routes[i]]
+            info = self._info(model, routes.decision(i))
             if weight:
                 info["cost_weight"] = weight
                 info["cost"] = {
-                    m: round(float(c), 9)
+                    conf[m]: round(float(c), 9)
                     for m, c in zip(routes.model_names, cost[i], strict=True)
-                    if m in self.models
+                    if m in conf
                 }
-            out.append(_Decision(routes[i], routes.ranking(i), info))
+            ranking = [conf[m] for m in routes.ranking(i) if m in conf]
+            out.append(_Decision(model, ranking, info))
         return out
 
     def _pinned(self, sel: Selection) -> _Decision:
         scores = sel.scores
-        rest = sorted((m for m in self._others(sel.model)), key=lambda m: -scores.get(m, -1.0))
-        return _Decision(sel.model, [sel.model, *rest], {**sel.to_dict(), "mode": "per_task"})
+        model = self._configured[sel.model]
+        rest = sorted(self._others(model), key=lambda c: -scores.get(self._scored[c], -1.0))
+        info = self._info(model, {**sel.to_dict(), "mode": "per_task"})
+        return _Decision(model, [model, *rest], info)
 
     def _decide_many(
         self, inputs: Sequence[Any], configs: Sequence[RunnableConfig]
@@ -644,9 +820,8 @@ class RoutedChatModel(RunnableSerializable[LanguageModelInput, Any]):
             try:
                 knobs = self._knobs(config)
                 if knobs.model is not None:
-                    out[i] = _Decision(
-                        knobs.model, [knobs.model], {"model": knobs.model, "mode": "forced"}
-                    )
+                    info = self._info(knobs.model, {"mode": "forced"})
+                    out[i] = _Decision(knobs.model, [knobs.model], info)
                     continue
                 if knobs.mode == "per_task" and self.selection is not None:
                     out[i] = self._pinned(self.selection)
@@ -668,7 +843,7 @@ class RoutedChatModel(RunnableSerializable[LanguageModelInput, Any]):
                         )
                         raise RoutingInputError(msg)
                     model = self.default_model
-                    info = {"model": model, "mode": "default", "reason": "no text to route on"}
+                    info = self._info(model, {"mode": "default", "reason": "no text to route on"})
                     out[i] = _Decision(model, [model, *self._others(model)], info)
                     continue
                 pending.setdefault((knobs.mode, knobs.cost_weight), []).append((i, text))
@@ -727,12 +902,12 @@ class RoutedChatModel(RunnableSerializable[LanguageModelInput, Any]):
         model = cast("str", self.default_model)
         reason = f"routing failed: {type(failure).__name__}: {failure}"
         logger.warning("benchrouter: %s; using default_model %r", reason, model)
-        info = {"model": model, "mode": "default", "reason": reason}
+        info = self._info(model, {"mode": "default", "reason": reason})
         return _Decision(model, [model, *self._others(model)], info)
 
     def _config(self, config: RunnableConfig | None) -> RunnableConfig:
-        if self.bound_config:
-            return ensure_config(merge_configs(cast("RunnableConfig", self.bound_config), config))
+        if self._bound:
+            return ensure_config(merge_configs(cast("RunnableConfig", self._bound), config))
         return ensure_config(config)
 
     @staticmethod
@@ -751,7 +926,9 @@ class RoutedChatModel(RunnableSerializable[LanguageModelInput, Any]):
         built = self._built.get(name)
         if built is None:
             built = self.models[name]
-            for op, args, kwargs in self.queued_operations:
+            if isinstance(built, LazyChatModel):
+                built = built.get()  # ModelConfigError when it cannot be created
+            for op, args, kwargs in self._queued:
                 built = getattr(built, op)(*args, **kwargs)
             self._built[name] = built
         return built
@@ -767,7 +944,7 @@ class RoutedChatModel(RunnableSerializable[LanguageModelInput, Any]):
         """``output``, or ModelOutputError when it is not what a chat model returns."""
         if not self.check_output:
             return output
-        structured = any(op == "with_structured_output" for op, _, _ in self.queued_operations)
+        structured = any(op == "with_structured_output" for op, _, _ in self._queued)
         if output is None or not (structured or isinstance(output, BaseMessage)):
             msg = (
                 f"model {name!r} returned {type(output).__name__} ({str(output)[:80]!r}), "
@@ -824,7 +1001,10 @@ class RoutedChatModel(RunnableSerializable[LanguageModelInput, Any]):
         self, name: str, values: list[Any], configs: list[RunnableConfig], kwargs: Any
     ) -> list[Any]:
         """One ``batch`` call of a model (within ``model_timeout``), outputs checked."""
-        model = self._model(name)
+        try:
+            model = self._model(name)
+        except ModelConfigError as exc:
+            return [exc] * len(values)
         try:
             results = _call_with_timeout(
                 lambda: model.batch(values, configs, return_exceptions=True, **kwargs),
@@ -840,8 +1020,12 @@ class RoutedChatModel(RunnableSerializable[LanguageModelInput, Any]):
     ) -> list[Any]:
         """Async :meth:`_batch_model`."""
         try:
+            model = self._model(name)
+        except ModelConfigError as exc:
+            return [exc] * len(values)
+        try:
             results = await _await_with_timeout(
-                self._model(name).abatch(values, configs, return_exceptions=True, **kwargs),
+                model.abatch(values, configs, return_exceptions=True, **kwargs),
                 self.model_timeout,
                 partial(self._model_timeout_error, name),
             )

@@ -18,14 +18,20 @@ from test_runnable_support import (
     MODELS,
     TRIVIA,
     TRIVIA_Q,
+    Collector,
     FakeChat,
     fakes,
     make_router,
 )
 
 from langchain_benchrouter.core.router import Router
-from langchain_benchrouter.errors import NotFittedError, RoutingInputError, UnknownModelError
-from langchain_benchrouter.langchain.runnable import RoutedChatModel
+from langchain_benchrouter.errors import (
+    ModelConfigError,
+    NotFittedError,
+    RoutingInputError,
+    UnknownModelError,
+)
+from langchain_benchrouter.langchain.runnable import RoutedChatModel, error_decision
 
 
 @pytest.fixture(scope="module")
@@ -421,3 +427,181 @@ def test_per_task_mode_without_selection_selects_once_per_batch(router: Router) 
     assert len({chosen(o) for o in outs}) == 1
     assert chosen(outs[0]) == router.select_model([CODE_Q, CODE_Q + " list", MATH_Q]).model
     assert sum(m.batch_calls for m in models.values()) == 1
+
+
+# --------------------------------------------------------------------------- strict options
+
+
+def test_unknown_option_names_the_closest(router: Router) -> None:
+    with pytest.raises(
+        RoutingInputError, match=r"unknown option 'cost_wieght'; did you mean 'cost_weight'\?"
+    ):
+        RoutedChatModel(router=router, models=fakes(), cost_wieght=1.0)
+    with pytest.raises(RoutingInputError, match="unknown option 'temperature'; valid options"):
+        RoutedChatModel(router=router, models=fakes(), temperature=0)
+    # the replay state of bind_tools/with_config is no constructor option
+    for internal in ("queued_operations", "bound_config", "_queued"):
+        with pytest.raises(RoutingInputError, match=f"unknown option '{internal}'"):
+            RoutedChatModel(router=router, models=fakes(), **{internal: []})
+
+
+@pytest.mark.parametrize("bad", [None, "router_dir", object()])
+def test_router_must_be_a_router(bad: Any) -> None:
+    with pytest.raises(RoutingInputError, match=r"router= a fitted Router \(Router.load"):
+        RoutedChatModel(router=bad, models=fakes())
+    with pytest.raises(RoutingInputError, match="router= a fitted Router"):
+        RoutedChatModel(models=fakes())
+
+
+@pytest.mark.parametrize("weight", [float("inf"), float("nan"), -0.5, True, "1"])
+def test_cost_weight_out_of_range_is_refused(router: Router, weight: Any) -> None:
+    with pytest.raises(RoutingInputError, match="cost_weight must be a finite number >= 0"):
+        RoutedChatModel(router=router, models=fakes(), cost_weight=weight)
+
+
+@pytest.mark.parametrize("table", ["costs", "token_costs"])
+@pytest.mark.parametrize("value", ["x", -1.0, float("nan"), float("inf"), None])
+def test_bad_costs_are_refused(router: Router, table: str, value: Any) -> None:
+    with pytest.raises(RoutingInputError, match=rf"{table}\['{MATH}'\] must be a finite number"):
+        RoutedChatModel(router=router, models=fakes(), **{table: {MATH: value, CODE: 1.0}})
+    with pytest.raises(RoutingInputError, match="must be a dict"):
+        RoutedChatModel(router=router, models=fakes(), **{table: [1.0, 2.0]})
+
+
+def test_models_must_be_a_mapping_of_chat_models(router: Router) -> None:
+    with pytest.raises(RoutingInputError, match="models must be a dict"):
+        RoutedChatModel(router=router, models=list(fakes().values()))
+    with pytest.raises(ModelConfigError, match=f"chat model '{MATH}'.*got int"):
+        RoutedChatModel(router=router, models={**fakes(), MATH: 3})
+
+
+def test_bound_config_and_queued_operations_survive_each_other(router: Router) -> None:
+    llm, models = make(router)
+    forced: Any = {"configurable": {"benchrouter_model": CODE}}
+    both = llm.bind(stop=["\n"]).with_config(forced).bind(stop=["END"])
+    assert "queued_operations" not in repr(both) and "bound_config" not in repr(both)
+    out = both.invoke(MATH_Q)
+    assert chosen(out) == CODE and out.response_metadata["benchrouter"]["mode"] == "forced"
+    assert models[CODE].calls[-1]["stop"] == ["END"] and not models[MATH].calls
+    assert chosen(llm.invoke(MATH_Q)) == MATH  # the original is untouched
+
+
+# --------------------------------------------------------------------------- model strings
+
+ABSENT = "anthropic:claude-x"  # langchain-anthropic is not installed in the test env
+
+
+def test_model_string_is_created_only_when_chosen(router: Router) -> None:
+    models: dict[str, Any] = {**fakes(), TRIVIA: ABSENT}
+    llm = RoutedChatModel(router=router, models=models)
+    assert llm.config_specs  # listing specs does not create the model
+    assert chosen(llm.invoke(MATH_Q)) == MATH
+    with pytest.raises(ModelConfigError) as info:
+        llm.invoke(TRIVIA_Q)
+    text = str(info.value)
+    assert f"'{TRIVIA}'" in text and ABSENT in text and "pip install langchain-anthropic" in text
+    assert error_decision(info.value)["model"] == TRIVIA  # type: ignore[index]
+    outs = llm.batch([MATH_Q, TRIVIA_Q], return_exceptions=True)
+    assert chosen(outs[0]) == MATH and isinstance(outs[1], ModelConfigError)
+
+
+async def test_model_string_failure_falls_back_when_allowed(router: Router) -> None:
+    models: dict[str, Any] = {**fakes(), TRIVIA: ABSENT}
+    llm = RoutedChatModel(router=router, models=models, fallbacks=1)
+    out = await llm.ainvoke(TRIVIA_Q)
+    meta = out.response_metadata["benchrouter"]
+    assert meta["routed_model"] == TRIVIA and meta["model"] != TRIVIA
+    assert "ModelConfigError" in meta["fallback_from"][0]["error"]
+    outs = await llm.abatch([TRIVIA_Q, CODE_Q])
+    assert chosen(outs[0]) != TRIVIA and chosen(outs[1]) == CODE
+
+
+def test_malformed_model_string_fails_at_construction(router: Router) -> None:
+    with pytest.raises(ModelConfigError, match="'provider:model'"):
+        RoutedChatModel(router=router, models={**fakes(), TRIVIA: "claude-x"})
+    with pytest.raises(ModelConfigError, match="did you mean 'anthropic'"):
+        RoutedChatModel(router=router, models={**fakes(), TRIVIA: "antropic:claude-x"})
+
+
+# --------------------------------------------------------------------------- aliases
+
+
+def test_alias_routes_a_configured_model_under_a_benchmark_name(router: Router) -> None:
+    mine = FakeChat(label="mine")
+    models = {**fakes(), "my-math": mine}
+    del models[MATH]
+    llm = RoutedChatModel(router=router, models=models, aliases={"my-math": MATH})
+    tracer = Collector()
+    out = llm.invoke(MATH_Q, {"callbacks": [tracer]})
+    meta = out.response_metadata["benchrouter"]
+    assert meta["model"] == "my-math" and meta["scored_as"] == MATH
+    assert set(meta["proba"]) == set(MODELS)  # the router's scores, by benchmark name
+    assert len(mine.calls) == 1
+    run_meta = tracer.roots[0].extra["metadata"]
+    assert run_meta["benchrouter_model"] == "my-math"
+    assert run_meta["benchrouter"]["scored_as"] == MATH
+    code = llm.invoke(CODE_Q).response_metadata["benchrouter"]
+    assert code["model"] == CODE and "scored_as" not in code
+    forced = llm.invoke(CODE_Q, {"configurable": {"benchrouter_model": "my-math"}})
+    assert forced.response_metadata["benchrouter"]["scored_as"] == MATH
+
+
+def test_alias_with_allow_subset_and_costs(router: Router) -> None:
+    mine = FakeChat(label="mine")
+    models = {"my-math": mine, CODE: FakeChat(label=CODE)}
+    llm = RoutedChatModel(
+        router=router, models=models, aliases={"my-math": MATH}, allow_subset=True
+    )
+    outs = llm.batch([MATH_Q, CODE_Q, TRIVIA_Q])
+    assert [chosen(o) for o in outs[:2]] == ["my-math", CODE]
+    assert chosen(outs[2]) in {"my-math", CODE}
+    with pytest.raises(RoutingInputError, match=r"no cost is known for \['my-math'\].*aliased"):
+        RoutedChatModel(
+            router=router,
+            models=models,
+            aliases={"my-math": MATH},
+            allow_subset=True,
+            cost_weight=1.0,
+        )
+    priced = RoutedChatModel(
+        router=router,
+        models=models,
+        aliases={"my-math": MATH},
+        allow_subset=True,
+        cost_weight=1e-6,
+        costs={"my-math": 0.1, CODE: 0.2},
+    )
+    meta = priced.invoke(MATH_Q).response_metadata["benchrouter"]
+    assert meta["cost"] == {"my-math": 0.1, CODE: 0.2} and meta["model"] == "my-math"
+
+
+def test_alias_for_task_names_the_configured_model(router: Router) -> None:
+    models = {**fakes(), "my-math": FakeChat(label="mine")}
+    del models[MATH]
+    llm = RoutedChatModel(router=router, models=models, aliases={"my-math": MATH})
+    pinned = llm.for_task([MATH_Q, "sum the integer product"], method="s2")
+    assert pinned.selection is not None and pinned.selection.model == MATH
+    meta = pinned.invoke(CODE_Q).response_metadata["benchrouter"]
+    assert (meta["model"], meta["scored_as"], meta["mode"]) == ("my-math", MATH, "per_task")
+
+
+def test_alias_validation(router: Router) -> None:
+    chat = FakeChat()
+    base = {CODE: FakeChat(), TRIVIA: FakeChat()}
+    with pytest.raises(UnknownModelError, match="alias targets must be router models") as info:
+        RoutedChatModel(router=router, models={**base, "mine": chat}, aliases={"mine": "gpt-9"})
+    assert all(m in str(info.value) for m in MODELS)
+    with pytest.raises(UnknownModelError, match=r"not configured in models"):
+        RoutedChatModel(router=router, models={**base, MATH: chat}, aliases={"ghost": MATH})
+    with pytest.raises(RoutingInputError, match=f"would all be scored as router model '{MATH}'"):
+        RoutedChatModel(
+            router=router,
+            models={**base, "a": chat, "b": FakeChat()},
+            aliases={"a": MATH, "b": MATH},
+        )
+    with pytest.raises(RoutingInputError, match="would all be scored as"):
+        RoutedChatModel(
+            router=router, models={**base, MATH: chat, "a": FakeChat()}, aliases={"a": MATH}
+        )
+    with pytest.raises(UnknownModelError, match=r"pass aliases=\{'mine'"):
+        RoutedChatModel(router=router, models={**base, "mine": chat})
