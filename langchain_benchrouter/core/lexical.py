@@ -210,6 +210,33 @@ class LexicalResidualModel:
         self._vec = vec
         return self
 
+    def add_columns(self, texts: Sequence[str], residual: NDArray[Any]) -> LexicalResidualModel:
+        """Fit coefficients for new models with the tuned vocabulary and penalty.
+
+        Args:
+            texts: the inputs the new models were evaluated on.
+            residual: (n, M_new) each new model's score minus its mean score on the
+                input's task (NaN where it has no score: no deviation).
+
+        Returns:
+            self, with ``coef_`` grown by ``M_new`` columns.
+        """
+        from sklearn.linear_model import Ridge
+
+        R = np.nan_to_num(np.asarray(residual, dtype=np.float64), nan=0.0)
+        if R.ndim != 2 or R.shape[0] != len(texts):
+            msg = f"texts ({len(texts)}) and residual {R.shape} disagree"
+            raise ValueError(msg)
+        new = np.zeros((len(self.vocabulary_), R.shape[1]), dtype=np.float32)
+        if self.vocabulary_ and len(texts) > 0:
+            self.residual(texts[:1])  # builds the vectorizer of a loaded model
+            Xt = self._vec.transform(list(texts))
+            ridge = Ridge(alpha=self.alpha_, fit_intercept=False).fit(Xt, R)
+            new = np.asarray(ridge.coef_, dtype=np.float32).reshape(R.shape[1], -1).T
+        self.coef_ = np.ascontiguousarray(np.concatenate([self.coef_, new], axis=1))
+        self._coef64 = None
+        return self
+
     def _sample(self, ti: NDArray[np.int64], limit: int) -> NDArray[np.intp]:
         """At most about ``limit`` row positions, per task in proportion to its size."""
         if ti.size <= limit:

@@ -334,9 +334,7 @@ class Router:
         )
         self.prior_table_ = np.vstack([acc, user_acc[None, :]])
         self.prior_rows_ = np.where(self.task_index_ < 0, acc.shape[0], self.task_index_)
-        self.costs_ = np.array(
-            [_model_cost(self.model_info_.get(m, {})) for m in self.model_names_], dtype=np.float64
-        )
+        self.costs_ = _cost_table([self.model_info_.get(m, {}) for m in self.model_names_])
         if fit_reference:
             # P(task | x) for the per-input prior; it learns the benchmark's tasks only
             # (labelled user inputs enter the prior through their share of the neighbours).
@@ -435,6 +433,48 @@ class Router:
         self._finish_fit(fit_reference=False)
         return self
 
+    def add_models(self, benchmark: Benchmark, *, models: Sequence[str] | None = None) -> Router:
+        """Grow the fitted router with new models' evaluations, without refitting it.
+
+        This is how your own chat models become routable: evaluate them on some of the
+        benchmark's inputs (``Benchmark.collect``, or an importer), then add their
+        columns. Inputs the router already holds are recognised by their embeddings;
+        others join its memory (in their task when the router knows the task name).
+        Only what is per model is computed (labels, per-task accuracies, reference
+        pairs, the lexical correction's coefficients); the benchmark is not embedded
+        again and the tuned hyper-parameters are kept. A model evaluated on a sample of a
+        task is scored on that sample; where it has no evaluation its prediction falls
+        back to its mean over what it has. The grown router is saved like any other.
+
+        Example:
+            >>> from langchain_benchrouter import Benchmark, Router
+            >>> bench = Benchmark.bundled()
+            >>> router = Router(embedder="hashing", lexical=False).fit(
+            ...     bench.select_models(["qwen2.5-7b-instruct", "gemma-2-9b-it"]))
+            >>> mine = bench.select_models("llama-3.1-8b-instruct").rename_models(
+            ...     {"llama-3.1-8b-instruct": "my-llama"})
+            >>> router.add_models(mine).model_names
+            ['qwen2.5-7b-instruct', 'gemma-2-9b-it', 'my-llama']
+
+        Args:
+            benchmark: scores of the new models (other columns are ignored unless named
+                in ``models``); its texts are the inputs they were evaluated on.
+            models: the models to add (default: every model of ``benchmark`` that the
+                router does not route yet).
+
+        Returns:
+            self.
+
+        Raises:
+            RoutingInputError: no new model, a model the router already routes, or a
+                model with no score.
+        """
+        self._check_fitted()
+        from langchain_benchrouter.core._grow import add_model_columns
+
+        add_model_columns(self, benchmark, models)
+        return self
+
     # ------------------------------------------------------------------ helpers
     def _check_fitted(self) -> None:
         if not hasattr(self, "predictor_"):
@@ -460,7 +500,14 @@ class Router:
         return self.model_names_[self.bma_]
 
     def model_costs(self) -> dict[str, float | None]:
-        """Known cost per model (mean of input and output USD price per million tokens)."""
+        """Known cost per model, the unit of ``cost_weight``.
+
+        USD per call (``model_info["cost_per_call"]``, measured by ``Benchmark.collect``
+        or given per query by an importer) when every priced model has one; otherwise
+        the mean of its input and output USD price per million tokens. Units are never
+        mixed: with some models priced per call and others per token only, the per-token
+        prices are used.
+        """
         self._check_fitted()
         return {
             m: (None if np.isnan(c) else float(c))
@@ -1117,6 +1164,21 @@ class Router:
 def _as_dict(names: Sequence[str], arr: np.ndarray | None) -> dict[str, float]:
     """Per-model values as a plain dict (empty when the score is unavailable)."""
     return {} if arr is None else {m: float(v) for m, v in zip(names, arr, strict=True)}
+
+
+def _cost_table(infos: Sequence[Mapping[str, Any]]) -> NDArray[np.float64]:
+    """Per-model cost: USD per call when every priced model has one, else per-token price."""
+    per_call = np.array([_finite(info.get("cost_per_call")) for info in infos])
+    per_token = np.array([_model_cost(info) for info in infos])
+    priced = ~np.isnan(per_call) | ~np.isnan(per_token)
+    if priced.any() and not np.isnan(per_call[priced]).any():
+        return per_call
+    return per_token
+
+
+def _finite(value: Any) -> float:
+    ok = isinstance(value, int | float) and not isinstance(value, bool) and np.isfinite(value)
+    return float(value) if ok else float("nan")
 
 
 def _model_cost(info: Mapping[str, Any]) -> float:

@@ -1,0 +1,143 @@
+"""Growing a fitted router with new model columns (private: see :meth:`Router.add_models`).
+
+A new model's evaluations join the router without refitting from scratch: the benchmark
+inputs are not embedded again (the new model's inputs are matched to the router's rows
+by their embeddings; only unseen inputs are embedded and appended), the task classifier
+and the calibrated methods' tuned hyper-parameters are kept (they do not depend on the
+model columns), and only what is per model is computed for the new columns: the labels,
+the per-task accuracies, the leave-one-task-out reference pairs (recomputed for every
+model, since appended inputs move the task descriptors) and the lexical correction's
+coefficients (fitted with the vocabulary and penalty already tuned).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import TYPE_CHECKING
+
+import numpy as np
+from numpy.typing import NDArray
+
+from langchain_benchrouter.data.benchmark import Benchmark
+from langchain_benchrouter.errors import BenchmarkFormatError, RoutingInputError
+
+if TYPE_CHECKING:  # pragma: no cover
+    from langchain_benchrouter.core.router import Router
+
+# Two embeddings of one text are identical in float32; float16 storage and faiss
+# reconstruction round them, so "the same input" means a cosine distance below this.
+SAME_INPUT_DISTANCE = 1e-3
+_CANDIDATES = 4  # neighbours searched per input, to prefer a same-task duplicate
+
+
+def match_rows(router: Router, bench: Benchmark, X: NDArray[np.float32]) -> NDArray[np.int64]:
+    """The router row of each benchmark input (-1 for an input the router has not seen)."""
+    k = min(_CANDIDATES, router.index_.size)
+    nb = router.index_.search(X, k)
+    task_of = {name: d for d, name in enumerate(router.task_names_)}
+    rows = np.full(bench.n_inputs, -1, dtype=np.int64)
+    taken: set[int] = set()  # one router row per input: repeated texts match in turn
+    for i in range(bench.n_inputs):
+        close = [
+            int(r)
+            for r in nb.indices[i][nb.distances[i] <= SAME_INPUT_DISTANCE]
+            if int(r) not in taken
+        ]
+        if not close:
+            continue
+        want = task_of.get(bench.task_names[int(bench.task_index[i])], -2)
+        same_task = [r for r in close if router.task_index_[r] == want]
+        rows[i] = same_task[0] if same_task else close[0]
+        taken.add(int(rows[i]))
+    return rows
+
+
+def add_model_columns(router: Router, bench: Benchmark, models: Sequence[str] | None) -> None:
+    """Add ``models`` (default: every model of ``bench`` the router lacks) to ``router``."""
+    if not isinstance(bench, Benchmark):
+        msg = f"add_models() expects a Benchmark, got {type(bench).__name__}"
+        raise BenchmarkFormatError(msg)
+    names = (
+        [m for m in bench.models if m not in router.model_names_]
+        if models is None
+        else list(models)
+    )
+    if not names:
+        msg = (
+            f"benchmark {bench.name!r} holds no model the router lacks (it routes among"
+            f" {router.model_names_}); use add_labeled() for more evaluations of known models"
+        )
+        raise RoutingInputError(msg)
+    unknown = [m for m in names if m not in bench.models]
+    if unknown:
+        msg = f"model(s) {unknown} are not in benchmark {bench.name!r} (it has {bench.models})"
+        raise RoutingInputError(msg)
+    known = [m for m in names if m in router.model_names_]
+    if known:
+        msg = (
+            f"the router already routes {known}; add evaluations of a known model with"
+            " add_labeled(), or rename the new column (Benchmark.rename_models)"
+        )
+        raise RoutingInputError(msg)
+    if len(set(names)) != len(names):
+        msg = f"a model is repeated in {names!r}"
+        raise RoutingInputError(msg)
+
+    sub = bench.select_models(names)
+    scored = ~np.isnan(sub.scores).all(axis=1)
+    if not scored.any():
+        msg = f"the new model(s) {names} have no scores in benchmark {bench.name!r}"
+        raise RoutingInputError(msg)
+    sub = sub.subset(np.flatnonzero(scored))
+    X = router.embedder_.embed(sub.texts)
+    rows = match_rows(router, sub, X)
+
+    # Unseen inputs join the router's memory: in their task when the router knows it,
+    # else with the labelled user inputs (task -1), as add_labeled does.
+    fresh = np.flatnonzero(rows < 0)
+    task_of = {name: d for d, name in enumerate(router.task_names_)}
+    n_old, m_old = router.labels_.shape
+    if fresh.size:
+        fresh_tasks = np.array(
+            [task_of.get(sub.task_names[int(sub.task_index[i])], -1) for i in fresh],
+            dtype=np.int64,
+        )
+        router.embeddings_ = np.concatenate(
+            [router.embeddings_, X[fresh].astype(router.embeddings_.dtype)]
+        )
+        router.task_index_ = np.concatenate([router.task_index_, fresh_tasks])
+        rows[fresh] = n_old + np.arange(fresh.size)
+    n_new = router.embeddings_.shape[0]
+
+    scores = sub.scores.astype(np.float64)
+    known_cell = ~np.isnan(scores)
+    labels = np.full((n_new, len(names)), np.nan, dtype=np.float32)
+    labels[rows] = np.where(known_cell, scores >= router.score_threshold_, np.nan)
+    old_labels = np.full((n_new, m_old), np.nan, dtype=np.float32)
+    old_labels[:n_old] = router.labels_
+    router.labels_ = np.concatenate([old_labels, labels], axis=1)
+
+    # Per benchmark task, the mean score of each new model on its evaluated inputs.
+    acc = np.full((len(router.task_names_), len(names)), np.nan)
+    row_task = router.task_index_[rows]
+    for d in range(len(router.task_names_)):
+        inside = row_task == d
+        if inside.any():
+            with np.errstate(invalid="ignore"):
+                count = known_cell[inside].sum(axis=0)
+                total = np.nansum(scores[inside], axis=0)
+            acc[d] = np.where(count > 0, total / np.maximum(count, 1), np.nan)
+    router.task_accuracy_ = np.concatenate([router.task_accuracy_, acc], axis=1)
+    router.model_names_ = [*router.model_names_, *names]
+    for name in names:
+        router.model_info_[name] = dict(sub.model_info.get(name, {}))
+
+    lexical = getattr(router, "lexical_", None)
+    if lexical is not None:
+        in_task = row_task >= 0
+        prior = np.where(in_task[:, None], acc[np.maximum(row_task, 0)], np.nan)
+        lexical.add_columns(
+            [sub.texts[i] for i in np.flatnonzero(in_task)], (scores - prior)[in_task]
+        )
+    router._finish_fit(fit_reference=False)
+    router.ref_u_, router.ref_p_ = router._reference_pairs()
