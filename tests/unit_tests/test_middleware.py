@@ -25,9 +25,9 @@ from test_runnable_support import (
 )
 
 from langchain_benchrouter.core.router import Router
-from langchain_benchrouter.errors import UnknownModelError
+from langchain_benchrouter.errors import ModelConfigError, RoutingInputError, UnknownModelError
 from langchain_benchrouter.langchain.middleware import STATE_KEY, RouterMiddleware
-from langchain_benchrouter.langchain.runnable import RoutedChatModel
+from langchain_benchrouter.langchain.runnable import RoutedChatModel, error_decision
 
 
 @pytest.fixture(scope="module")
@@ -194,3 +194,49 @@ def test_agent_with_router_runnable_streams_each_token_once(router: Router) -> N
     assert len(tool_chunks) == 1 and tool_chunks[0].tool_call_chunks[0]["name"] == "calculator"
     tool_messages = [m for m, _ in items if m.type == "tool"]
     assert [m.content for m in tool_messages] == ["10"]
+
+
+# ------------------------------------------------------- strict options, strings, aliases
+
+
+def test_middleware_refuses_unknown_options(router: Router) -> None:
+    with pytest.raises(
+        RoutingInputError, match=r"unknown option 'route_om'; did you mean 'route_on'"
+    ):
+        RouterMiddleware(router, fakes(), route_om="model_call")
+    with pytest.raises(RoutingInputError, match=r"'cost_wieght'; did you mean 'cost_weight'"):
+        RouterMiddleware(router, fakes(), cost_wieght=1.0)
+    with pytest.raises(RoutingInputError, match="unknown option 'check_output'"):
+        RouterMiddleware(router, fakes(), check_output=False)  # the agent calls the model
+    with pytest.raises(RoutingInputError, match="router= a fitted Router"):
+        RouterMiddleware(None, fakes())  # type: ignore[arg-type]
+    with pytest.raises(RoutingInputError, match="cost_weight must be a finite number"):
+        RouterMiddleware(router, fakes(), cost_weight=float("inf"))
+
+
+def test_middleware_model_string_is_created_only_when_chosen(router: Router) -> None:
+    models: dict[str, Any] = {**fakes(), TRIVIA: "anthropic:claude-x"}
+    agent = create_agent(
+        model=FakeChat(), tools=[calculator], middleware=[RouterMiddleware(router, models)]
+    )
+    state = agent.invoke({"messages": [HumanMessage(MATH_Q)]})
+    assert state[STATE_KEY]["model"] == MATH
+    with pytest.raises(ModelConfigError, match="pip install langchain-anthropic") as info:
+        agent.invoke({"messages": [HumanMessage(TRIVIA_Q)]})
+    assert error_decision(info.value)["failed_model"] == TRIVIA  # type: ignore[index]
+
+
+def test_middleware_alias_records_both_names(router: Router) -> None:
+    mine = FakeChat(label="mine")
+    models: dict[str, Any] = {"my-math": mine, CODE: FakeChat(label=CODE)}
+    mw = RouterMiddleware(router, models, aliases={"my-math": MATH}, allow_subset=True)
+    agent = create_agent(model=FakeChat(label="default"), tools=[calculator], middleware=[mw])
+    state = agent.invoke({"messages": [HumanMessage(MATH_Q)]})
+    decision = state[STATE_KEY]
+    assert (decision["model"], decision["scored_as"]) == ("my-math", MATH)
+    assert set(decision["ranking"]) == {"my-math", CODE}
+    assert len(mine.calls) == 1
+    meta = state["messages"][-1].response_metadata[STATE_KEY]
+    assert (meta["model"], meta["scored_as"]) == ("my-math", MATH)
+    with pytest.raises(UnknownModelError, match="alias targets must be router models"):
+        RouterMiddleware(router, models, aliases={"my-math": "gpt-9"}, allow_subset=True)
