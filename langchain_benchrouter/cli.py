@@ -12,6 +12,7 @@ import time
 from collections.abc import Callable, Sequence
 from typing import Any, NoReturn
 
+import numpy as np
 from rich.console import Console
 from rich.table import Table
 
@@ -349,6 +350,95 @@ def _cmd_evaluate(args: argparse.Namespace, console: Console) -> int:
     return 0
 
 
+# --------------------------------------------------------------------------- collect
+
+
+def _name_value(value: str, what: str) -> tuple[str, str]:
+    name, sep, rest = value.partition("=")
+    if not sep or not name.strip() or not rest.strip():
+        msg = f"expected {what}, got {value!r}"
+        raise argparse.ArgumentTypeError(msg)
+    return name.strip(), rest.strip()
+
+
+def _model_arg(value: str) -> tuple[str, str]:
+    """``"small=openai:gpt-4o-mini"`` -> ``("small", "openai:gpt-4o-mini")``."""
+    return _name_value(value, "NAME=PROVIDER:MODEL, e.g. small=openai:gpt-4o-mini")
+
+
+def _price_arg(value: str) -> tuple[str, float, float]:
+    """``"small=0.15,0.6"`` -> ``("small", 0.15, 0.6)`` (USD per million tokens)."""
+    name, prices = _name_value(value, "NAME=INPUT_PRICE,OUTPUT_PRICE, e.g. small=0.15,0.6")
+    try:
+        pin, pout = (float(p) for p in prices.split(","))
+    except ValueError:
+        msg = f"expected NAME=INPUT_PRICE,OUTPUT_PRICE (two numbers), got {value!r}"
+        raise argparse.ArgumentTypeError(msg) from None
+    return name, pin, pout
+
+
+def _cmd_collect(args: argparse.Namespace, console: Console) -> int:
+    from langchain_benchrouter.collect.runner import collect
+
+    models: dict[str, str] = {}
+    for name, spec in args.models:
+        if name in models:
+            msg = f"--models names {name!r} twice"
+            raise ValueError(msg)
+        models[name] = spec
+    if not args.dry_run and not args.out:
+        msg = "collect needs --out DIR to write the benchmark to (or --dry-run to see the plan)"
+        raise ValueError(msg)
+    bench = load_benchmark(args.inputs)
+    if args.tasks:
+        bench = bench.select_tasks([t for group in args.tasks for t in group.split(",") if t])
+    if args.limit_per_task is not None:
+        rows = [
+            i
+            for k in range(bench.n_tasks)
+            for i in np.flatnonzero(bench.task_index == k)[: args.limit_per_task].tolist()
+        ]
+        bench = bench.subset(np.sort(np.asarray(rows, dtype=np.intp)))
+    info: dict[str, dict[str, float]] = {}
+    for name, pin, pout in args.price or []:
+        info[name] = {"input_price": pin, "output_price": pout}
+    options: dict[str, Any] = {
+        "store": args.store,
+        "concurrency": args.concurrency,
+        "max_retries": args.max_retries,
+        "timeout": args.timeout,
+        "max_cost": args.max_cost,
+        "allow_code_execution": args.allow_code_execution,
+        "model_info": info,
+        "expected_output_tokens": args.output_tokens,
+        "retry_failed": args.retry_failed,
+    }
+    if args.dry_run:
+        plan = collect(models, bench, dry_run=True, **options)
+        console.print(plan.table())
+        console.print(f"dry run on {bench!r}: no model was called")
+        return 0
+    result = collect(models, bench, **options)
+    path = result.save(args.out)
+    table = Table(title=f"collected {result!r}")
+    for i, col in enumerate(("model", "mean score", "failed calls", "USD / call", "median s")):
+        table.add_column(col, justify="left" if i == 0 else "right", no_wrap=i == 0)
+    for j, m in enumerate(result.models):
+        info_m = result.model_info[m]
+        column = result.scores[:, j]
+        table.add_row(
+            m,
+            _fmt(float(np.nanmean(column)) if (~np.isnan(column)).any() else None),
+            str(info_m.get("failed_calls", 0)),
+            _fmt(info_m.get("cost_per_call"), 6),
+            _fmt(info_m.get("latency_s"), 2),
+        )
+    console.print(table)
+    console.print("\n".join(result.notes), markup=False, highlight=False, soft_wrap=True)
+    console.print(f"wrote {path}", markup=False, highlight=False, soft_wrap=True)
+    return 0
+
+
 def _selection_table(sel: object, title: str) -> Table:
     from langchain_benchrouter.core.decisions import Selection
 
@@ -476,6 +566,70 @@ def build_parser() -> argparse.ArgumentParser:
     )
     route.add_argument("--embedder", default=None)
     route.set_defaults(func=_cmd_route)
+
+    col = sub.add_parser(
+        "collect",
+        help="evaluate your chat models on benchmark inputs into a new benchmark",
+        description="Call each chat model on each input (resumable from --store), grade the "
+        "answers against the references, and write the scores, costs and latencies as a "
+        "benchmark directory. Before any input is sent, one short preflight call per model "
+        "checks its credentials (the only spend before the run is confirmed).",
+    )
+    col.add_argument(
+        "--models",
+        nargs="+",
+        type=_model_arg,
+        required=True,
+        metavar="NAME=PROVIDER:MODEL",
+        help="the models, as init_chat_model strings (e.g. small=openai:gpt-4o-mini)",
+    )
+    col.add_argument(
+        "--inputs", required=True, help="benchmark path (file or directory) or 'bundled'"
+    )
+    col.add_argument("--out", default=None, help="directory to write the collected benchmark")
+    col.add_argument(
+        "--store", required=True, help="SQLite file keeping every result (resumes a run)"
+    )
+    col.add_argument("--tasks", nargs="+", default=None, help="only these tasks (or a,b,c)")
+    col.add_argument(
+        "--limit-per-task", type=int, default=None, metavar="N", help="first N inputs per task"
+    )
+    col.add_argument(
+        "--dry-run", action="store_true", help="print calls and estimated cost; call nothing"
+    )
+    col.add_argument(
+        "--max-cost",
+        type=float,
+        default=None,
+        metavar="USD",
+        help="refuse to start above this estimate; stop once the measured spend reaches it",
+    )
+    col.add_argument("--concurrency", type=int, default=4, help="calls in flight per model")
+    col.add_argument("--max-retries", type=int, default=5, help="retries on transient errors")
+    col.add_argument("--timeout", type=float, default=120.0, help="seconds per attempt")
+    col.add_argument(
+        "--price",
+        action="append",
+        type=_price_arg,
+        metavar="NAME=IN,OUT",
+        help="a model's prices in USD per million input and output tokens (repeatable)",
+    )
+    col.add_argument(
+        "--output-tokens",
+        type=int,
+        default=256,
+        metavar="N",
+        help="output tokens per call assumed by the estimate (default 256)",
+    )
+    col.add_argument(
+        "--allow-code-execution",
+        action="store_true",
+        help="let code_eval graders run the models' code on this machine",
+    )
+    col.add_argument(
+        "--retry-failed", action="store_true", help="call again inputs stored as failed"
+    )
+    col.set_defaults(func=_cmd_collect)
 
     # `benchrouter experiment report|feedback`: the A/B experiment log (experiment_report.py).
     from langchain_benchrouter.experiments.report import add_experiment_parser
