@@ -926,6 +926,37 @@ class Benchmark:
         result: Benchmark = collect(models, self, **options)
         return result
 
+    def sample(self, per_task: int, *, seed: int = 0) -> Benchmark:
+        """A seeded random sample of at most ``per_task`` inputs of every task.
+
+        The inputs to evaluate your own models on when the whole benchmark would cost
+        too much; the rows keep the benchmark's order.
+
+        Example:
+            >>> Benchmark.bundled().sample(20).n_inputs
+            280
+
+        Args:
+            per_task: inputs kept per task (all of a smaller task).
+            seed: seed of the draw.
+
+        Returns:
+            A new benchmark with the same models.
+
+        Raises:
+            BenchmarkFormatError: If ``per_task`` is not a positive integer.
+        """
+        if isinstance(per_task, bool) or not isinstance(per_task, int) or per_task < 1:
+            msg = f"per_task must be a positive integer, got {per_task!r}"
+            raise BenchmarkFormatError(msg)
+        rng = np.random.default_rng(seed)
+        keep = [
+            rng.choice(rows, size=min(per_task, rows.size), replace=False)
+            for rows in (np.flatnonzero(self.task_index == t) for t in range(self.n_tasks))
+        ]
+        rows = np.sort(np.concatenate(keep)).astype(np.intp)
+        return self._derive(rows, note=f"sample of {per_task} input(s) per task (seed={seed})")
+
     def random_split(self, test_size: float = 0.2, seed: int = 0) -> tuple[Benchmark, Benchmark]:
         """Split the inputs at random into train and test, stratified by task.
 

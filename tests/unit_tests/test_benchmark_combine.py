@@ -160,3 +160,16 @@ def test_rename_models() -> None:
         bench.rename_models({"nope": "x"})
     with pytest.raises(BenchmarkFormatError, match="several models"):
         bench.rename_models({"small": "large"})
+
+
+def test_sample_per_task() -> None:
+    bench = Benchmark.bundled()
+    sample = bench.sample(20, seed=1)
+    counts = np.bincount(sample.task_index)
+    assert sample.task_names == bench.task_names and counts.tolist() == [20] * bench.n_tasks
+    assert sample.instance_ids == bench.sample(20, seed=1).instance_ids  # seeded
+    assert sample.instance_ids != bench.sample(20, seed=2).instance_ids
+    assert _bench().sample(5).n_inputs == 3  # a smaller task is kept whole
+    for bad in (0, -1, 2.5, True):
+        with pytest.raises(BenchmarkFormatError, match="positive integer"):
+            bench.sample(bad)  # type: ignore[arg-type]
