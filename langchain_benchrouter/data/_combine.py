@@ -134,16 +134,18 @@ def rename_models(bench: Benchmark, mapping: Mapping[str, str]) -> Benchmark:
 
 
 def merge_benchmarks(
-    benches: Sequence[Benchmark], *, name: str | None, on_conflict: OnConflict
+    benches: Sequence[Benchmark],
+    *,
+    name: str | None,
+    on_conflict: OnConflict,
+    cls: type[Benchmark],
 ) -> Benchmark:
     """The union of several benchmarks' inputs and models (see :meth:`Benchmark.merge`)."""
-    from langchain_benchrouter.data.benchmark import Benchmark
-
     if on_conflict not in _ON_CONFLICT:
         msg = f"on_conflict must be one of {_ON_CONFLICT}, got {on_conflict!r}"
         raise BenchmarkFormatError(msg)
     for b in benches:
-        if not isinstance(b, Benchmark):
+        if not isinstance(b, cls):
             msg = f"merge takes Benchmark objects, got {type(b).__name__}"
             raise BenchmarkFormatError(msg)
     thresholds = {b.threshold for b in benches}
@@ -256,7 +258,7 @@ def merge_benchmarks(
     for m in models:  # a merged model's mean cost is recomputed from the merged costs
         if any_costs and not np.isnan(costs[:, col[m]]).all():
             info[m].pop("cost_per_call", None)
-    return Benchmark(
+    return cls(
         texts=texts,
         tasks=tasks,
         scores=scores,

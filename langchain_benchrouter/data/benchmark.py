@@ -886,7 +886,7 @@ class Benchmark:
                 metrics or references, different thresholds, or conflicting scores
                 under ``on_conflict="error"``.
         """
-        return merge_benchmarks([self, *others], name=name, on_conflict=on_conflict)
+        return merge_benchmarks([self, *others], name=name, on_conflict=on_conflict, cls=Benchmark)
 
     def rename_models(self, mapping: Mapping[str, str]) -> Benchmark:
         """A copy with some models renamed, e.g. to the names your app configures.

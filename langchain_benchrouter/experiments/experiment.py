@@ -13,7 +13,6 @@ recorded later with :meth:`Experiment.record_feedback` feed the report
 
 from __future__ import annotations
 
-import hashlib
 import logging
 import math
 import os
@@ -42,6 +41,7 @@ from langchain_benchrouter.experiments.exposure_log import (
     Feedback,
     UnknownRunError,
     open_log,
+    unit_hash,
 )
 from langchain_benchrouter.langchain.messages import routing_text
 
@@ -60,32 +60,6 @@ _ROUTER_METADATA_KEY = "benchrouter"  # where RoutedChatModel records its decisi
 
 
 # ---------------------------------------------------------------------- assignment
-def unit_hash(salt: str, key: str) -> str:
-    """The stable hash of a unit key: 32 hex digits of BLAKE2b over ``salt`` and ``key``.
-
-    The same (salt, key) gives the same hash in every process, on every machine and
-    Python version (unlike the built-in ``hash``).
-
-    Args:
-        salt: the experiment's salt (its name by default).
-        key: the unit key (the prompt text or a user-supplied id).
-
-    Returns:
-        The hex digest; the exposure log stores it instead of the key.
-
-    Example:
-        >>> unit_hash("exp", "What is 2 + 2?") == unit_hash("exp", "What is 2 + 2?")
-        True
-        >>> unit_hash("exp", "x") != unit_hash("other-exp", "x")
-        True
-    """
-    h = hashlib.blake2b(digest_size=16, person=b"benchrouter-ab")
-    h.update(salt.encode("utf-8"))
-    h.update(b"\x00")
-    h.update(key.encode("utf-8"))
-    return h.hexdigest()
-
-
 def _bucket(hashed: str) -> float:
     """A uniform number in [0, 1) from the first 64 bits of a unit hash."""
     return int(hashed[:16], 16) / 2.0**64

@@ -22,6 +22,7 @@ transactions (never corrupt); pass ``synchronous="FULL"`` to fsync every commit.
 
 from __future__ import annotations
 
+import hashlib
 import math
 import numbers
 import os
@@ -46,6 +47,7 @@ __all__ = [
     "SQLiteExposureLog",
     "UnknownRunError",
     "open_log",
+    "unit_hash",
 ]
 
 SCHEMA_VERSION = 1
@@ -107,6 +109,32 @@ _INSERT_EXPOSURE = (
 _INSERT_FEEDBACK = (
     "INSERT INTO benchrouter_feedback (run_id, metric, score, comment, ts) VALUES (?, ?, ?, ?, ?)"
 )
+
+
+def unit_hash(salt: str, key: str) -> str:
+    """The stable hash of a unit key: 32 hex digits of BLAKE2b over ``salt`` and ``key``.
+
+    The same (salt, key) gives the same hash in every process, on every machine and
+    Python version (unlike the built-in ``hash``).
+
+    Args:
+        salt: the experiment's salt (its name by default).
+        key: the unit key (the prompt text or a user-supplied id).
+
+    Returns:
+        The hex digest; the exposure log stores it instead of the key.
+
+    Example:
+        >>> unit_hash("exp", "What is 2 + 2?") == unit_hash("exp", "What is 2 + 2?")
+        True
+        >>> unit_hash("exp", "x") != unit_hash("other-exp", "x")
+        True
+    """
+    h = hashlib.blake2b(digest_size=16, person=b"benchrouter-ab")
+    h.update(salt.encode("utf-8"))
+    h.update(b"\x00")
+    h.update(key.encode("utf-8"))
+    return h.hexdigest()
 
 
 @dataclass(frozen=True)

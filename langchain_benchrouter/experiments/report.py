@@ -35,13 +35,13 @@ from rich.table import Table
 from scipy import stats
 
 from langchain_benchrouter.errors import ExperimentError
-from langchain_benchrouter.experiments.experiment import unit_hash
 from langchain_benchrouter.experiments.exposure_log import (
     Exposure,
     ExposureLog,
     Feedback,
     SQLiteExposureLog,
     open_log,
+    unit_hash,
 )
 from langchain_benchrouter.langchain.messages import routing_text
 

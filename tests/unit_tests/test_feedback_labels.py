@@ -14,8 +14,13 @@ from langchain_core.language_models.fake_chat_models import FakeListChatModel
 from langchain_benchrouter.core.router import Router
 from langchain_benchrouter.data.benchmark import Benchmark
 from langchain_benchrouter.errors import ExperimentError
-from langchain_benchrouter.experiments.experiment import Experiment, unit_hash
-from langchain_benchrouter.experiments.exposure_log import Exposure, Feedback, SQLiteExposureLog
+from langchain_benchrouter.experiments.experiment import Experiment
+from langchain_benchrouter.experiments.exposure_log import (
+    Exposure,
+    Feedback,
+    SQLiteExposureLog,
+    unit_hash,
+)
 from langchain_benchrouter.experiments.report import feedback_to_labels
 
 Data = tuple[list[dict[str, Any]], Any]
