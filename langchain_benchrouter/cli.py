@@ -366,6 +366,17 @@ def _model_arg(value: str) -> tuple[str, str]:
     return _name_value(value, "NAME=PROVIDER:MODEL, e.g. small=openai:gpt-4o-mini")
 
 
+def _positive_int(value: str) -> int:
+    try:
+        number = int(value)
+    except ValueError:
+        number = 0
+    if number < 1:
+        msg = f"expected a positive integer, got {value!r}"
+        raise argparse.ArgumentTypeError(msg)
+    return number
+
+
 def _price_arg(value: str) -> tuple[str, float, float]:
     """``"small=0.15,0.6"`` -> ``("small", 0.15, 0.6)`` (USD per million tokens)."""
     name, prices = _name_value(value, "NAME=INPUT_PRICE,OUTPUT_PRICE, e.g. small=0.15,0.6")
@@ -592,7 +603,11 @@ def build_parser() -> argparse.ArgumentParser:
     )
     col.add_argument("--tasks", nargs="+", default=None, help="only these tasks (or a,b,c)")
     col.add_argument(
-        "--limit-per-task", type=int, default=None, metavar="N", help="first N inputs per task"
+        "--limit-per-task",
+        type=_positive_int,
+        default=None,
+        metavar="N",
+        help="only the first N inputs of each task",
     )
     col.add_argument(
         "--dry-run", action="store_true", help="print calls and estimated cost; call nothing"

@@ -38,7 +38,6 @@ in flight (at most ``concurrency`` per model) are made again.
 from __future__ import annotations
 
 import asyncio
-import importlib
 import math
 import os
 import statistics
@@ -48,7 +47,7 @@ from collections import Counter, deque
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
-from typing import Any, Literal, Protocol, TypedDict, overload, runtime_checkable
+from typing import Any, Literal, TypedDict, overload
 
 import numpy as np
 from langchain_core.messages import BaseMessage, HumanMessage
@@ -66,6 +65,13 @@ from tenacity import (
 )
 from typing_extensions import Unpack
 
+from langchain_benchrouter.collect.graders import (
+    CodeTests,
+    Grader,
+    grader_for_metric,
+    resolve_grader,
+    why_no_grader,
+)
 from langchain_benchrouter.collect.store import CollectionStore, ResultRow, StoredInputs
 from langchain_benchrouter.data.benchmark import Benchmark
 from langchain_benchrouter.errors import (
@@ -216,45 +222,26 @@ def _retry_after(exc: BaseException) -> float | None:
 # --------------------------------------------------------------------------- graders
 
 
-@runtime_checkable
-class _GraderLike(Protocol):
-    """What the runner needs of a grader (see :mod:`langchain_benchrouter.collect.graders`)."""
-
-    name: str
-    requires_reference: bool
-
-    def grade(self, output: str, reference: str | None, *, text: str = "") -> float:
-        """Score an output in ``[0, 1]``."""
-        ...
-
-    async def agrade(self, output: str, reference: str | None, *, text: str = "") -> float:
-        """Score an output in ``[0, 1]`` (async)."""
-        ...
+#: What ``graders=`` takes per task: a built-in grader name (``"exact_match"``...), a
+#: :class:`~langchain_benchrouter.collect.graders.Grader`, or a function
+#: ``(output, reference[, text]) -> score`` (see ``graders.resolve_grader``).
+GraderSpec = str | Grader | Callable[..., Any]
 
 
-#: What ``graders=`` takes per task: a grader name, a ``Grader`` or a callable
-#: ``(output, reference) -> score`` (see ``collect.graders.resolve_grader``).
-GraderSpec = Any
-
-
-def _graders_module() -> Any:
+def _as_grader(spec: GraderSpec, *, allow_code_execution: bool, task: str) -> Grader:
     try:
-        return importlib.import_module("langchain_benchrouter.collect.graders")
-    except ImportError as exc:  # pragma: no cover - the module ships with the package
-        msg = "langchain_benchrouter.collect.graders is not available: pass Grader instances"
-        raise GraderError(msg) from exc
-
-
-def _as_grader(spec: GraderSpec, *, allow_code_execution: bool, task: str) -> _GraderLike:
-    if isinstance(spec, _GraderLike):
-        return spec
-    try:
-        grader = _graders_module().resolve_grader(spec)
+        if isinstance(spec, str) and spec.strip().lower() == "code":
+            grader = resolve_grader(spec, allow_execution=allow_code_execution)
+        else:
+            grader = resolve_grader(spec)
     except GraderError as exc:
         msg = f"grader for task {task!r}: {exc}"
         raise GraderError(msg) from exc
-    if not isinstance(grader, _GraderLike):  # pragma: no cover - resolve_grader's contract
-        msg = f"grader for task {task!r}: resolve_grader returned {type(grader).__name__}"
+    if isinstance(grader, CodeTests) and not grader.allow_execution:
+        msg = (
+            f"grader for task {task!r}: {grader.name} runs the models' code on this machine:"
+            " pass allow_code_execution=True (CLI: --allow-code-execution) to accept that"
+        )
         raise GraderError(msg)
     return grader
 
@@ -273,10 +260,10 @@ def _resolve_graders(
     inputs: StoredInputs,
     *,
     allow_code_execution: bool,
-) -> dict[str, _GraderLike]:
+) -> dict[str, Grader]:
     """One grader per task, checked against the references it needs."""
     metrics = _task_metrics(inputs)
-    chosen: dict[str, _GraderLike] = {}
+    chosen: dict[str, Grader] = {}
     per_task: Mapping[str, GraderSpec] = {}
     if isinstance(graders, Mapping):
         per_task = graders
@@ -295,27 +282,13 @@ def _resolve_graders(
         elif graders is not None and not isinstance(graders, Mapping):
             chosen[task] = _as_grader(graders, allow_code_execution=allow_code_execution, task=task)
         else:
-            found = (
-                None
-                if metric is None
-                else _graders_module().grader_for_metric(
-                    metric, allow_code_execution=allow_code_execution
-                )
-            )
+            found = grader_for_metric(metric, allow_code_execution=allow_code_execution)
             if found is None:
-                what = "has no metric" if metric is None else f"has metric {metric!r}"
+                why = why_no_grader(metric, allow_code_execution=allow_code_execution)
                 msg = (
-                    f"task {task!r} {what}, for which no grader is known: pass "
-                    f"graders={{{task!r}: 'exact_match'}} (or another grader), or one grader"
-                    " for every task"
+                    f"no grader for task {task!r}: {why}. Or pass graders={{{task!r}: "
+                    "'exact_match'} (any grader), or leave the task out"
                 )
-                if metric == "code_eval" and not allow_code_execution:
-                    msg = (
-                        f"task {task!r} is scored by running the model's code (metric "
-                        "'code_eval'), which runs untrusted code on this machine: pass "
-                        "allow_code_execution=True (CLI: --allow-code-execution) to grade it, "
-                        f"or leave the task out, or pass graders={{{task!r}: ...}}"
-                    )
                 raise GraderError(msg)
             chosen[task] = found
     for task, grader in chosen.items():
@@ -958,20 +931,22 @@ async def _grade_all(
     inputs: StoredInputs,
     positions: Sequence[int],
     models: Sequence[str],
-    graders: Mapping[str, _GraderLike],
+    graders: Mapping[str, Grader],
     *,
     concurrency: int,
     progress: bool,
-) -> int:
+) -> dict[str, list[str]]:
     """Grade every stored answer that has no grade under its task's grader yet.
 
     Grades are committed in batches (a crash loses at most a batch, graded again later).
+    An answer a grader cannot grade (it raises ``GraderError``, e.g. a reference without
+    a number) stays ungraded (``NaN``) and is reported; any other grader exception stops.
 
     Returns:
-        How many answers were graded.
+        Per model, why each answer it could not grade was ungradable.
     """
     names = sorted({g.name for g in graders.values()})
-    todo: list[tuple[str, int, int, str, _GraderLike]] = []
+    todo: list[tuple[str, int, int, str, Grader]] = []
     for model in models:
         results = store.results(model)
         done = store.grades(model, names)
@@ -980,19 +955,25 @@ async def _grade_all(
             grader = graders[inputs.tasks[pos]]
             if row is not None and row.ok and (idx, grader.name) not in done:
                 todo.append((model, pos, idx, row.output or "", grader))
+    ungradable: dict[str, list[str]] = {}
     if not todo:
-        return 0
+        return ungradable
     sem = asyncio.Semaphore(concurrency)
     batch: list[tuple[str, int, str, float]] = []
     counts = Counter(item[0] for item in todo)
     with _progress_bars(progress, counts, "grading") as advance:
 
-        async def one(model: str, pos: int, idx: int, output: str, grader: _GraderLike) -> None:
+        async def one(model: str, pos: int, idx: int, output: str, grader: Grader) -> None:
             async with sem:
                 try:
                     score = await grader.agrade(
                         output, inputs.references[pos], text=inputs.texts[pos]
                     )
+                except GraderError as exc:
+                    where = f"task {inputs.tasks[pos]!r}, instance {inputs.instance_ids[pos]!r}"
+                    ungradable.setdefault(model, []).append(f"{where}: {exc}")
+                    advance(model, 1, "")
+                    return
                 except Exception as exc:
                     msg = (
                         f"grader {grader.name!r} failed on model {model!r}, task "
@@ -1016,7 +997,7 @@ async def _grade_all(
         finally:
             if batch:
                 store.put_grades(batch)
-    return len(todo)
+    return ungradable
 
 
 def _assemble(
@@ -1024,10 +1005,11 @@ def _assemble(
     inputs: StoredInputs,
     positions: Sequence[int],
     models: Sequence[str],
-    graders: Mapping[str, _GraderLike],
+    graders: Mapping[str, Grader],
     *,
     name: str,
     notes: Sequence[str] = (),
+    ungradable: Mapping[str, Sequence[str]] | None = None,
 ) -> Benchmark:
     n, m = len(positions), len(models)
     scores = np.full((n, m), np.nan)
@@ -1085,6 +1067,13 @@ def _assemble(
             )
         if missing:
             out_notes.append(f"{model}: {missing} of {n} inputs were not called; NaN")
+        lost = (ungradable or {}).get(model, [])
+        if lost:
+            out_notes.append(
+                f"{model}: {len(lost)} answer(s) could not be graded, their scores are NaN "
+                f"(e.g. {lost[0][:300]})"
+            )
+            first_error = first_error or lost[0]
         if estimated:
             out_notes.append(
                 f"{model}: the cost of {estimated} call(s) is estimated from text length "
@@ -1329,7 +1318,7 @@ async def _collect(
                 f"{where}"
             )
             raise CostLimitError(msg)
-        await _grade_all(
+        ungradable = await _grade_all(
             db,
             stored_inputs,
             positions,
@@ -1338,7 +1327,10 @@ async def _collect(
             concurrency=opts.concurrency,
             progress=opts.progress,
         )
-        notes = [f"this run made {state.calls} calls and spent ${state.spent:.4f} (measured)"]
+        notes = [
+            f"this run made {state.calls} calls (plus {len(pending) if opts.preflight else 0}"
+            f" preflight) and spent ${state.spent:.6f} (measured; unpriced calls count 0)"
+        ]
         return _assemble(
             db,
             stored_inputs,
@@ -1347,6 +1339,7 @@ async def _collect(
             grader_map,
             name=name or f"{inputs.name}-collected",
             notes=notes,
+            ungradable=ungradable,
         )
 
 
@@ -1532,7 +1525,7 @@ async def aregrade(
             msg = f"the store has no model(s) {unknown or chosen}; it has {stored}"
             raise CollectionError(msg)
         positions = list(range(len(inputs.texts)))
-        await _grade_all(
+        ungradable = await _grade_all(
             db, inputs, positions, chosen, grader_map, concurrency=concurrency, progress=progress
         )
         return _assemble(
@@ -1543,6 +1536,7 @@ async def aregrade(
             grader_map,
             name=name or f"{inputs.name}-collected",
             notes=["regraded from the stored answers (no model was called)"],
+            ungradable=ungradable,
         )
 
 

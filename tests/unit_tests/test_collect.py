@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import math
 import sqlite3
+import time
 from collections import Counter
 from pathlib import Path
 from typing import Any
@@ -18,6 +19,7 @@ from pydantic import Field, PrivateAttr
 
 from langchain_benchrouter.cli import main
 from langchain_benchrouter.collect import runner
+from langchain_benchrouter.collect.graders import Grader
 from langchain_benchrouter.collect.runner import (
     PREFLIGHT_PROMPT,
     CallResult,
@@ -116,8 +118,8 @@ class CountingModel(BaseChatModel):
         return Counter({k: v for k, v in self._completed.items() if k != PREFLIGHT_PROMPT})
 
 
-class Exact:
-    """A grader per the graders contract: 1.0 when the output equals the reference."""
+class Exact(Grader):
+    """A grader of our own: 1.0 when the output equals the reference; counts its calls."""
 
     requires_reference = True
 
@@ -128,13 +130,12 @@ class Exact:
 
     def grade(self, output: str, reference: str | None, *, text: str = "") -> float:
         self.calls += 1
+        if reference == "ungradable":
+            raise GraderError("this reference cannot be graded")
         out, ref = output.strip(), (reference or "").strip()
         if self.lower:
             out, ref = out.lower(), ref.lower()
         return float(out == ref)
-
-    async def agrade(self, output: str, reference: str | None, *, text: str = "") -> float:
-        return self.grade(output, reference, text=text)
 
 
 TEXTS = ["What is 1+1?", "Capital of France?", "2*3?", "Colour of the sky?", "10/2?", "Pi?"]
@@ -200,6 +201,7 @@ def test_each_input_called_once_and_scored(tmp_path: Path) -> None:
         (m, i) for m in ("good", "half") for i in range(6)
     )
     assert any("latency_s the median latency" in n for n in bench.notes)
+    assert "this run made 12 calls (plus 2 preflight) and spent $0.002100" in bench.notes[0]
     assert any("graded by test-exact (math, geo)" in n for n in bench.notes)
 
 
@@ -208,6 +210,21 @@ def test_concurrency_limit_is_per_model() -> None:
     collect({"slow": slow}, inputs(), graders=Exact(), concurrency=2, **FAST)
     assert slow._max_in_flight == 2
     assert slow.input_calls() == Counter(TEXTS)
+
+
+def test_progress_is_silent_off_a_terminal(capsys: pytest.CaptureFixture[str]) -> None:
+    collect({"a": right()}, inputs(), graders=Exact(), progress=True, backoff=0.001)
+    captured = capsys.readouterr()
+    assert captured.err == "" and captured.out == ""
+
+
+def test_requests_per_second_limits_the_rate() -> None:
+    a = right()
+    start = time.perf_counter()
+    collect({"a": a}, inputs(), graders=Exact(), requests_per_second=20.0, **FAST)
+    # 7 calls (6 inputs and the preflight) at 20 per second take at least 0.3 s
+    assert time.perf_counter() - start >= 0.3
+    assert a.input_calls() == Counter(TEXTS)
 
 
 def test_transient_failures_are_retried(tmp_path: Path) -> None:
@@ -503,6 +520,16 @@ def test_grader_problems_rejected_up_front() -> None:
     refs[1] = None
     with pytest.raises(GraderError, match=r"task 'geo': 1 of 2 inputs have no reference"):
         collect({"a": a}, inputs(refs=refs), graders=Exact(), **FAST)
+    code = inputs()
+    code.metrics = ["code_eval"] * 6
+    with pytest.raises(
+        GraderError, match=r"no grader for task 'math'.*allow_code_execution=True.*\{'math': 'ex"
+    ):
+        collect({"a": a}, code, **FAST)
+    with pytest.raises(GraderError, match="allow_code_execution=True"):
+        collect({"a": a}, inputs(), graders="code", **FAST)
+    with pytest.raises(GraderError, match=r"unknown grader 'exact'.*exact_match"):
+        collect({"a": a}, inputs(), graders={"geo": "exact", "math": Exact()}, **FAST)
     with pytest.raises(ModelConfigError, match="model_info names"):
         collect({"a": a}, inputs(), graders=Exact(), model_info={"zz": {}}, **FAST)
     with pytest.raises(CollectionError, match="inputs must be a Benchmark"):
@@ -514,6 +541,37 @@ def test_every_call_failing_is_a_clear_error() -> None:
     dead = right(permanent=set(TEXTS))
     with pytest.raises(CollectionError, match=r"'dead'.*content rejected.*no graded answer"):
         collect({"dead": dead}, inputs(), graders=Exact(), **FAST)
+
+
+def test_ungradable_answer_is_nan_with_a_note() -> None:
+    refs: list[str | None] = list(REFS)
+    refs[2] = "ungradable"
+    bench = collect({"a": right()}, inputs(refs=refs), graders=Exact(), **FAST)
+    assert np.isnan(bench.scores[2, 0])
+    assert (np.delete(bench.scores[:, 0], 2) == 1).all()
+    note = next(n for n in bench.notes if "could not be graded" in n)
+    assert "1 answer(s)" in note and "instance 'math-3'" in note
+
+
+def ref_in_output(output: str, reference: str) -> float:
+    return float(reference in output)
+
+
+def test_graders_by_name_callable_and_metric() -> None:
+    wordy = CountingModel(answers={t: f"It is {r}." for t, r in zip(TEXTS, REFS, strict=True)})
+    bench = collect(
+        {"w": wordy},
+        inputs(),
+        graders={"geo": "contains", "math": ref_in_output},
+        **FAST,
+    )
+    assert (bench.scores[:, 0] == 1).all()
+    assert any("contains(" in n and "callable(" in n for n in bench.notes)
+    # the metric picks the grader when graders= is not given: "exact_match" here
+    exact = inputs()
+    exact.metrics = ["exact_match"] * 6
+    strict = collect({"w": wordy}, exact, **FAST)
+    assert (strict.scores[:, 0] == 0).all()
 
 
 async def test_acollect_in_a_running_loop() -> None:
@@ -583,7 +641,6 @@ def test_classify_error_follows_the_cause_and_reads_retry_after() -> None:
 
 
 def test_bundled_slice_reproduces_a_known_table() -> None:
-    graders = pytest.importorskip("langchain_benchrouter.collect.graders")
     full = Benchmark.bundled().select_tasks(["mmlu", "arc_challenge", "gsm8k"])
     rows = np.concatenate([np.flatnonzero(full.task_index == k)[:4] for k in range(3)])
     bench = full.subset(np.sort(rows))
@@ -602,7 +659,6 @@ def test_bundled_slice_reproduces_a_known_table() -> None:
     pattern = [i % 2 == 0 for i in range(bench.n_inputs)]
     alternate = CountingModel(answers={t: answer(i, pattern[i]) for i, t in enumerate(bench.texts)})
     result = collect({"oracle": oracle, "alternate": alternate}, bench, **FAST)
-    assert graders is not None
     np.testing.assert_array_equal(result.scores[:, 0], np.ones(bench.n_inputs))
     np.testing.assert_array_equal(result.scores[:, 1], np.asarray(pattern, dtype=float))
     np.testing.assert_allclose(result.task_accuracy(), [[1.0, 0.5]] * 3)
@@ -648,7 +704,6 @@ def fake_strings(monkeypatch: pytest.MonkeyPatch) -> dict[str, CountingModel]:
 def test_cli_collect_dry_run_and_run(
     tmp_path: Path, capsys: pytest.CaptureFixture[str], fake_strings: dict[str, CountingModel]
 ) -> None:
-    pytest.importorskip("langchain_benchrouter.collect.graders")
     args = [
         "collect",
         "--models",
@@ -689,6 +744,10 @@ def test_cli_collect_errors_are_one_line(
     assert "--out DIR" in capsys.readouterr().err
     assert main([*base, "--models", "nonsense", "--dry-run"]) == 2
     assert "NAME=PROVIDER:MODEL" in capsys.readouterr().err
+    assert main([*base, "--models", "x=fake:x", "--limit-per-task", "-2", "--dry-run"]) == 2
+    assert "positive integer" in capsys.readouterr().err
+    assert main([*base, "--models", "x=fake:x", "--concurrency", "0", "--dry-run"]) == 2
+    assert "concurrency must be an integer >= 1" in capsys.readouterr().err
     code = main([*base, "--models", "x=openai:nothing", "--tasks", "mmlu", "--dry-run"])
     err = capsys.readouterr().err
     assert code == 2 and err.startswith("benchrouter: error:") and "Traceback" not in err
