@@ -4,7 +4,7 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 LINT_PATHS := $(wildcard langchain_benchrouter tests examples benchmarks)
 
-.PHONY: install demo test lint unit clean
+.PHONY: install demo test lint unit integration ci clean
 
 install: $(VENV)/.installed
 
@@ -25,10 +25,18 @@ lint: install
 	$(BIN)/ruff format --check $(LINT_PATHS)
 	$(BIN)/mypy
 
+# Fast unit tests (the README's test command runs them after the linters).
 unit: install
-	$(BIN)/pytest -q
+	$(BIN)/pytest -q tests/unit_tests
+
+# Slower end-to-end tests: every example script with the real embedding model,
+# subprocess crash tests. CI runs them after `make test`.
+integration: install
+	$(BIN)/pytest -q tests/integration_tests
 
 test: lint unit
+
+ci: test integration
 
 clean:
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache
