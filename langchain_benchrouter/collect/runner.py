@@ -1029,6 +1029,7 @@ def _assemble(
         results = store.results(model)
         grades = store.grades(model, names)
         latencies: list[float] = []
+        tokens: list[tuple[int, int]] = []
         errors: Counter[str] = Counter()
         first_error = ""
         estimated = missing = 0
@@ -1046,6 +1047,8 @@ def _assemble(
                 continue
             if row.latency_s is not None:
                 latencies.append(row.latency_s)
+            if row.usage is not None and row.input_tokens is not None:
+                tokens.append((row.input_tokens or 0, row.output_tokens or 0))
             score = grades.get((idx, graders[inputs.tasks[pos]].name))
             if score is not None:
                 scores[pos, j] = score
@@ -1055,6 +1058,8 @@ def _assemble(
             "cost_per_call": float(known.mean()) if known.size else None,
             "latency_s": statistics.median(latencies) if latencies else None,
             "latency_mean_s": statistics.fmean(latencies) if latencies else None,
+            "input_tokens_per_call": statistics.fmean(t[0] for t in tokens) if tokens else None,
+            "output_tokens_per_call": statistics.fmean(t[1] for t in tokens) if tokens else None,
             "calls": n - missing,
             "failed_calls": sum(errors.values()),
         }
@@ -1477,8 +1482,10 @@ def collect(
         ``notes``), keeping ``references`` and ``metrics``, with ``costs`` the measured
         cost of each call and ``model_info`` holding each model's prices, ``model`` (what
         it was configured as), ``cost_per_call`` (mean USD), ``latency_s`` (median
-        seconds of a successful call), ``latency_mean_s``, ``calls`` and
-        ``failed_calls``. With ``dry_run=True``, the :class:`CollectionPlan`.
+        seconds of a successful call), ``latency_mean_s``, ``input_tokens_per_call`` and
+        ``output_tokens_per_call`` (means over the calls that reported
+        ``usage_metadata``), ``calls`` and ``failed_calls``. With ``dry_run=True``, the
+        :class:`CollectionPlan`.
 
     Raises:
         CollectionError: A bad option, a store made for other inputs or in use, or a

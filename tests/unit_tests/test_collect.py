@@ -197,6 +197,9 @@ def test_each_input_called_once_and_scored(tmp_path: Path) -> None:
     assert bench.model_info["half"]["cost_per_call"] is None
     assert bench.model_info["good"]["latency_s"] >= 0
     assert bench.model_info["good"]["calls"] == 6
+    assert bench.model_info["good"]["input_tokens_per_call"] == 100
+    assert bench.model_info["good"]["output_tokens_per_call"] == 10
+    assert bench.model_info["half"]["input_tokens_per_call"] is None  # no usage_metadata
     assert sorted((r.model, r.index) for r in seen) == sorted(
         (m, i) for m in ("good", "half") for i in range(6)
     )
