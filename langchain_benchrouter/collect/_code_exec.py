@@ -22,6 +22,7 @@ POSIX only (``resource`` and process groups).
 
 from __future__ import annotations
 
+import atexit
 import contextlib
 import json
 import math
@@ -275,9 +276,10 @@ class MathWorker:
                 raise ValueError(f"the math_verify worker exited: {exc}") from exc
             reader.start()
             reader.join(wall_timeout)
-            if reader.is_alive() or not result or not result[0]:
+            timed_out = reader.is_alive()
+            if timed_out or not result or not result[0]:
                 self._stop(proc)
-                if reader.is_alive():
+                if timed_out:
                     raise TimeoutError(f"math_verify took longer than {wall_timeout:g} s")
                 raise ValueError("the math_verify worker exited without answering")
         reply = json.loads(result[0])
@@ -318,4 +320,5 @@ def shared_math_worker() -> MathWorker:
     with _SHARED_LOCK:
         if _SHARED is None:
             _SHARED = MathWorker()
+            atexit.register(_SHARED.close)
         return _SHARED

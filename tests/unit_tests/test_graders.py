@@ -19,6 +19,7 @@ import pytest
 from langchain_core.language_models.fake_chat_models import FakeListChatModel
 
 import langchain_benchrouter
+from langchain_benchrouter.collect import _code_exec
 from langchain_benchrouter.collect.graders import (
     GRADERS,
     CallableGrader,
@@ -325,8 +326,7 @@ def test_coverage_tolerates_inflections() -> None:
 # --------------------------------------------------------------------------- math
 
 MATH_SOLUTION = (
-    "Half the area is $\\frac{25\\pi}{2}$, so ... the answer is "
-    "$\\boxed{\\frac{25\\pi}{2}}$."
+    "Half the area is $\\frac{25\\pi}{2}$, so ... the answer is $\\boxed{\\frac{25\\pi}{2}}$."
 )
 
 
@@ -342,31 +342,40 @@ def test_math_equivalence_main_thread() -> None:
 
 
 async def test_math_equivalence_from_threads_and_asyncio() -> None:
+    # The first call from a non-main thread starts the shared helper interpreter (~1.5 s:
+    # it imports sympy); it stays up for the other math tests.
     m = MathEquivalence()
-    try:
-        assert await m.agrade("The answer is $\\boxed{12.5\\pi}$", MATH_SOLUTION) == 1.0
-        assert await m.agrade("$\\boxed{3}$", MATH_SOLUTION) == 0.0
-        results = await asyncio.gather(*(m.agrade(f"{k}/2", "\\frac{1}{2}") for k in (1, 2, 3)))
-        assert results == [1.0, 0.0, 0.0]
-        with pytest.raises(GraderError, match="no answer in the reference"):
-            await m.agrade("1", "")
-    finally:
-        m.close()
+    assert await m.agrade("The answer is $\\boxed{12.5\\pi}$", MATH_SOLUTION) == 1.0
+    assert await m.agrade("$\\boxed{3}$", MATH_SOLUTION) == 0.0
+    results = await asyncio.gather(*(m.agrade(f"{k}/2", "\\frac{1}{2}") for k in (1, 2, 3)))
+    assert results == [1.0, 0.0, 0.0]
+    with pytest.raises(GraderError, match="no answer in the reference"):
+        await m.agrade("1", "")
 
 
 def test_math_equivalence_pathological_output_times_out_in_a_worker_thread() -> None:
-    # ~2 s: the helper interpreter starts (imports sympy) and math_verify's 1 s timeout
-    # stops the comparison; in-process, this expression would hold the GIL for minutes.
+    # ~1-3 s: math_verify's 1 s timeouts stop the comparison inside the helper
+    # interpreter (plus its start-up if no other test started it); in-process, in a
+    # worker thread, this expression would hold the GIL for minutes.
     m = MathEquivalence(timeout=1)
+    start = time.perf_counter()
+    bomb = "$\\boxed{9^{9^{9^{9}}}}$"
+    assert _run_in_thread(lambda: m.grade(bomb, "\\frac{1}{2}")) == 0.0
+    assert time.perf_counter() - start < 10
+    assert _run_in_thread(lambda: m.grade("0.5", "\\frac{1}{2}")) == 1.0  # still usable
+    assert _run_in_thread(lambda: m.grade(HUGE, "\\frac{1}{2}")) == 0.0
+
+
+def test_math_worker_wall_clock_kill_and_restart() -> None:
+    # The backstop: a worker that overruns its wall-clock budget is killed and replaced
+    # (~1.5-3 s: the replacement imports sympy and math_verify).
+    worker = _code_exec.MathWorker()
     try:
-        start = time.perf_counter()
-        bomb = "$\\boxed{9^{9^{9^{9}}}}$"
-        assert _run_in_thread(lambda: m.grade(bomb, "\\frac{1}{2}")) == 0.0
-        assert time.perf_counter() - start < 10
-        assert _run_in_thread(lambda: m.grade("0.5", "\\frac{1}{2}")) == 1.0  # still usable
-        assert _run_in_thread(lambda: m.grade(HUGE, "\\frac{1}{2}")) == 0.0
+        with pytest.raises(TimeoutError):
+            worker.equal("1", "1", parse_timeout=5, verify_timeout=5, wall_timeout=0.05)
+        assert worker.equal("1", "1.0", parse_timeout=5, verify_timeout=5, wall_timeout=30)
     finally:
-        m.close()
+        worker.close()
 
 
 def test_math_equivalence_rejects_bad_timeout() -> None:
@@ -427,7 +436,8 @@ def test_code_infinite_loop_times_out() -> None:
 
 def test_code_memory_bomb_hits_the_limit() -> None:
     grader = _code(timeout=5, memory_mb=256)
-    result = grader.run("blob = bytearray(2 * 1024**3)\ndef add(a, b):\n    return a + b", ADD_TESTS)
+    bomb = "blob = bytearray(2 * 1024**3)\ndef add(a, b):\n    return a + b"
+    result = grader.run(bomb, ADD_TESTS)
     assert not result.passed and result.memory_error
     assert result.reason == "exceeded the memory limit"
 
@@ -677,9 +687,7 @@ HUMAN_EVAL_SOLUTIONS = {
 
 
 def test_bundled_code_tasks_real_solutions_pass_and_wrong_ones_fail() -> None:
-    by_index = {
-        r["instance_id"]: r for task in ("mbpp", "human_eval") for r in _bundled()[task]
-    }
+    by_index = {r["instance_id"]: r for task in ("mbpp", "human_eval") for r in _bundled()[task]}
     with pytest.warns(RuntimeWarning):
         grader = grader_for_metric("code_eval", allow_code_execution=True)
     assert isinstance(grader, CodeTests)
@@ -691,5 +699,5 @@ def test_bundled_code_tasks_real_solutions_pass_and_wrong_ones_fail() -> None:
         assert passed.passed, (instance_id, passed.reason)
         assert grader.grade(wrong, reference, text=text) == 0.0, instance_id
     human_eval = by_index["train-2946"]
-    with pytest.raises(GraderError, match="needs\\s+the prompt as text="):
+    with pytest.raises(GraderError, match=r"needs\s+the prompt as text="):
         grader.grade("def f(): pass", human_eval["ground_truth"])
