@@ -1260,9 +1260,8 @@ async def _collect(
     if dry_run:
         exists = store is not None and str(store) != ":memory:" and os.path.exists(store)
         if not exists:
-            return _plan(names, None, range(len(stored_inputs.texts)), stored_inputs, infos, opts)[
-                0
-            ]
+            everything = range(len(stored_inputs.texts))
+            return _plan(names, None, everything, stored_inputs, infos, opts)[0]
         with CollectionStore(store, lock=False) as db:
             positions = db.bind_inputs(stored_inputs, check_only=True)
             for model_name, (_, identity) in resolved.items():
@@ -1300,12 +1299,15 @@ async def _collect(
                 return_exceptions=True,
             )
             errors = [e for e in checks if isinstance(e, BaseException)]
-            if errors:
-                if len(errors) == 1:
-                    raise errors[0]
-                first = errors[0]
-                msg = " | ".join(str(e) for e in errors)
-                raise type(first)(msg) from first
+            if len(errors) == 1:
+                raise errors[0]
+            if errors:  # every model's problem at once, as a config error if any is one
+                kind = (
+                    ModelConfigError
+                    if any(isinstance(e, ModelConfigError) for e in errors)
+                    else CollectionError
+                )
+                raise kind(" | ".join(str(e) for e in errors)) from errors[0]
         if pending:
             await _run_calls(chats, pending, stored_inputs, positions, infos, db, opts, state)
         if state.fatal is not None:

@@ -301,6 +301,17 @@ def test_preflight_auth_failure_stops_before_any_input() -> None:
     assert sum(v for k, v in fine._started.items() if k != PREFLIGHT_PROMPT) == 0
 
 
+def test_preflight_reports_every_failing_model() -> None:
+    with pytest.raises(ModelConfigError, match=r"'one'.*\| .*'two'") as info:
+        collect(
+            {"one": right(auth=True), "two": right(permanent={PREFLIGHT_PROMPT})},
+            inputs(),
+            graders=Exact(),
+            **FAST,
+        )
+    assert "authentication" in str(info.value) and "content rejected" in str(info.value)
+
+
 def test_auth_error_mid_run_stops_and_keeps_results(tmp_path: Path) -> None:
     model = right()
 
