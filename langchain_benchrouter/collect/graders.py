@@ -682,7 +682,7 @@ class MathEquivalence(Grader):
         try:
             import math_verify  # noqa: F401
         except ImportError as exc:  # pragma: no cover - depends on the environment
-            msg = "MathEquivalence needs math-verify: pip install 'math-verify[antlr4_13_2]'"
+            msg = "MathEquivalence needs math-verify: pip install math-verify"
             raise GraderError(msg) from exc
         self.timeout = timeout
         self.name = f"math({_settings(timeout=timeout)})"
