@@ -1182,6 +1182,14 @@ def _limiters(
     }
 
 
+def _loop_running() -> bool:
+    try:
+        asyncio.get_running_loop()
+    except RuntimeError:
+        return False
+    return True
+
+
 class CollectOptions(TypedDict, total=False):
     """The keyword options of :func:`collect` and :func:`acollect` (see :func:`collect`)."""
 
@@ -1498,15 +1506,13 @@ def collect(
             run stopped, on an authentication error during the run).
         GraderError: No grader for a task, or a grader needs references the inputs lack.
     """
-    try:
-        asyncio.get_running_loop()
-    except RuntimeError:
-        return asyncio.run(_collect(models, inputs, dry_run=dry_run, **options))
-    msg = (
-        "collect() was called inside a running event loop (e.g. a notebook or an async "
-        "app): use `await acollect(...)` instead"
-    )
-    raise CollectionError(msg)
+    if _loop_running():
+        msg = (
+            "collect() was called inside a running event loop (e.g. a notebook or an async "
+            "app): use `await acollect(...)` instead"
+        )
+        raise CollectionError(msg)
+    return asyncio.run(_collect(models, inputs, dry_run=dry_run, **options))
 
 
 async def aregrade(
@@ -1583,19 +1589,17 @@ def regrade(
         CollectionError: No store at that path, or it lacks the models.
         GraderError: As in :func:`collect`.
     """
-    coro = aregrade(
-        store,
-        graders,
-        models=models,
-        allow_code_execution=allow_code_execution,
-        concurrency=concurrency,
-        progress=progress,
-        name=name,
+    if _loop_running():
+        msg = "regrade() was called inside a running event loop: use `await aregrade(...)`"
+        raise CollectionError(msg)
+    return asyncio.run(
+        aregrade(
+            store,
+            graders,
+            models=models,
+            allow_code_execution=allow_code_execution,
+            concurrency=concurrency,
+            progress=progress,
+            name=name,
+        )
     )
-    try:
-        asyncio.get_running_loop()
-    except RuntimeError:
-        return asyncio.run(coro)
-    coro.close()
-    msg = "regrade() was called inside a running event loop: use `await aregrade(...)`"
-    raise CollectionError(msg)

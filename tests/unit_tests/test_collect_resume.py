@@ -33,6 +33,7 @@ from langchain_core.language_models import BaseChatModel
 from langchain_core.messages import AIMessage
 from langchain_core.outputs import ChatGeneration, ChatResult
 
+from langchain_benchrouter.collect.graders import Grader
 from langchain_benchrouter.collect.runner import collect
 from langchain_benchrouter.data.benchmark import Benchmark
 
@@ -65,15 +66,12 @@ class Slow(BaseChatModel):
         return ChatResult(generations=[ChatGeneration(message=AIMessage(content=answer))])
 
 
-class Exact:
+class Exact(Grader):
     name = "exact-test"
     requires_reference = True
 
     def grade(self, output, reference, *, text=""):
         return float(output.strip() == reference)
-
-    async def agrade(self, output, reference, *, text=""):
-        return self.grade(output, reference)
 
 
 texts = [f"q{i} answer={i}" for i in range(N)]
