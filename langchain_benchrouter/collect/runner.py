@@ -47,7 +47,7 @@ from collections import Counter, deque
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
-from typing import Any, Literal, TypedDict, overload
+from typing import Any, Literal, TypedDict, Unpack, overload
 
 import numpy as np
 from langchain_core.messages import BaseMessage, HumanMessage
@@ -63,7 +63,6 @@ from tenacity import (
     wait_exponential,
     wait_random,
 )
-from typing_extensions import Unpack
 
 from langchain_benchrouter.collect.graders import (
     CodeTests,
