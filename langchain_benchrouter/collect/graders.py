@@ -385,7 +385,7 @@ class Coverage(Grader):
         self._stemmer: Callable[[str], str] | None = None
         if self.stem:
             try:
-                from nltk.stem.snowball import SnowballStemmer  # type: ignore[import-untyped]
+                from nltk.stem.snowball import SnowballStemmer
             except ImportError as exc:  # pragma: no cover - depends on the environment
                 msg = "Coverage(stem=True) needs NLTK: pip install nltk (or pass stem=False)"
                 raise GraderError(msg) from exc

@@ -31,7 +31,7 @@ import os
 from collections.abc import Iterable, Mapping, Sequence
 from importlib import resources
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any, Literal, overload
 
 import numpy as np
 import numpy.typing as npt
@@ -67,6 +67,9 @@ from langchain_benchrouter.data._parsing import (
     _unscored,
 )
 from langchain_benchrouter.errors import BenchmarkFormatError, UnknownModelError
+
+if TYPE_CHECKING:  # pragma: no cover
+    from langchain_benchrouter.collect.runner import CollectionPlan
 
 __all__ = ["Benchmark", "Layout", "METADATA_COLUMNS", "METRIC_COLUMN", "RESERVED_COLUMNS"]
 
@@ -907,22 +910,40 @@ class Benchmark:
         """
         return rename_models(self, mapping)
 
-    def collect(self, models: Mapping[str, Any], **options: Any) -> Benchmark:
+    @overload
+    def collect(
+        self, models: Mapping[str, Any], *, dry_run: Literal[False] = ..., **options: Any
+    ) -> Benchmark: ...
+
+    @overload
+    def collect(
+        self, models: Mapping[str, Any], *, dry_run: Literal[True], **options: Any
+    ) -> CollectionPlan: ...
+
+    def collect(
+        self, models: Mapping[str, Any], *, dry_run: bool = False, **options: Any
+    ) -> Benchmark | CollectionPlan:
         """Evaluate chat models on these inputs and grade them into a new benchmark.
 
         Delegates to :func:`langchain_benchrouter.collect.runner.collect` (see its
-        options: ``store=``, ``graders=``, ``dry_run=``, ``max_cost=``, ...).
+        options: ``store=``, ``graders=``, ``max_cost=``, ``concurrency=``, ...).
 
         Args:
             models: ``{name: chat model or "provider:model" string}``.
+            dry_run: Return the plan (calls and estimated cost) and call nothing.
             **options: The options of :func:`~langchain_benchrouter.collect.runner.collect`.
 
         Returns:
             A benchmark holding the graded scores of ``models`` on these inputs (merge
-            it with this one to route among both).
+            it with this one to route among both), or the plan of a dry run.
         """
+        # The one import from data/ up to collect/, deferred to the call: collecting
+        # builds on Benchmark, and this method is only a convenient door to it.
         from langchain_benchrouter.collect.runner import collect
 
+        if dry_run:
+            plan: CollectionPlan = collect(models, self, dry_run=True, **options)
+            return plan
         result: Benchmark = collect(models, self, **options)
         return result
 
