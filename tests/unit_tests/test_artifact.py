@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import hashlib
 import io
 import json
+import shutil
 import zipfile
 from pathlib import Path
 from typing import Any
@@ -11,7 +13,8 @@ from typing import Any
 import numpy as np
 import pytest
 
-from langchain_benchrouter.core.artifact import read_artifact
+from langchain_benchrouter.core import artifact
+from langchain_benchrouter.core.artifact import read_artifact, read_manifest_json, replace_manifest
 from langchain_benchrouter.core.embeddings import HashingEmbedder
 from langchain_benchrouter.core.router import Router
 from langchain_benchrouter.data.benchmark import Benchmark
@@ -27,13 +30,18 @@ def saved(tmp_path: Path, clustered_data: Data) -> tuple[Router, Path, Any]:
     return router, router.save(tmp_path / "router"), emb
 
 
-def _rehash(path: Path) -> None:
-    """Make the manifest's checksum match a tampered array file (a deliberate attacker)."""
-    import hashlib
+def current_files(path: Path) -> tuple[Path, Path]:
+    """The manifest and array files of the version ``CURRENT`` names."""
+    version = (path / "CURRENT").read_text().splitlines()[1]
+    return path / version / "manifest.json", path / version / "arrays.npz"
 
-    manifest = json.loads((path / "manifest.json").read_text())
-    manifest["sha256"] = hashlib.sha256((path / "arrays.npz").read_bytes()).hexdigest()
-    (path / "manifest.json").write_text(json.dumps(manifest))
+
+def rewrite(path: Path, meta: dict[str, Any] | None = None, arrays: bytes | None = None) -> None:
+    """A deliberate rewrite: new files whose checksums match (what an attacker can do)."""
+    meta = read_manifest_json(path) if meta is None else meta
+    data = current_files(path)[1].read_bytes() if arrays is None else arrays
+    meta["sha256"] = hashlib.sha256(data).hexdigest()
+    artifact._commit(path, json.dumps(meta).encode(), data)
 
 
 def test_round_trip_gives_identical_decisions(saved: tuple[Router, Path, Any]) -> None:
@@ -45,11 +53,14 @@ def test_round_trip_gives_identical_decisions(saved: tuple[Router, Path, Any]) -
     assert np.array_equal(again.predict_proba(texts), router.predict_proba(texts))
     assert again.select_model(texts[:4]).to_dict() == router.select_model(texts[:4]).to_dict()
     assert np.array_equal(again.ref_p_, router.ref_p_)
-    assert sorted(p.name for p in path.iterdir()) == ["arrays.npz", "manifest.json"]
+    manifest, _ = current_files(path)
+    assert sorted(p.name for p in path.iterdir()) == [".lock", "CURRENT", manifest.parent.name]
+    assert sorted(p.name for p in manifest.parent.iterdir()) == ["arrays.npz", "manifest.json"]
+    assert manifest.parent.name == "v-" + hashlib.sha256(manifest.read_bytes()).hexdigest()
 
 
 def test_round_trip_bundled_hashing_and_mlp(tmp_path: Path) -> None:
-    bench = Benchmark.bundled().select_tasks(["mmlu", "gsm8k", "mbpp"])
+    bench = Benchmark.bundled().select_tasks(["mmlu", "gsm8k", "mbpp"]).sample(60)
     for predictor in ("knn", "mlp"):
         router = Router(
             embedder="hashing",
@@ -78,6 +89,9 @@ def test_wrong_embedder_is_rejected(saved: tuple[Router, Path, Any]) -> None:
         "truncate",
         "delete_arrays",
         "bad_json",
+        "flip_manifest",
+        "pointer_garbage",
+        "pointer_elsewhere",
         "old_version",
         "other_format",
         "extra_key",
@@ -85,8 +99,9 @@ def test_wrong_embedder_is_rejected(saved: tuple[Router, Path, Any]) -> None:
 )
 def test_corrupted_artifacts_are_rejected(saved: tuple[Router, Path, Any], damage: str) -> None:
     _, path, emb = saved
-    arrays, manifest = path / "arrays.npz", path / "manifest.json"
+    manifest, arrays = current_files(path)
     meta = json.loads(manifest.read_text())
+    pointer = path / "CURRENT"
     if damage == "flip_byte":
         data = bytearray(arrays.read_bytes())
         data[len(data) // 2] ^= 0xFF
@@ -97,25 +112,29 @@ def test_corrupted_artifacts_are_rejected(saved: tuple[Router, Path, Any], damag
         arrays.unlink()
     elif damage == "bad_json":
         manifest.write_text("{not json")
+    elif damage == "flip_manifest":  # well-formed and schema-valid, but not what was saved
+        manifest.write_text(json.dumps({**meta, "score_threshold": 0.25}))
+    elif damage == "pointer_garbage":
+        pointer.write_bytes(b"\x00garbage")
+    elif damage == "pointer_elsewhere":
+        pointer.write_text(pointer.read_text().replace(manifest.parent.name, "v-" + "0" * 64))
     elif damage == "old_version":
-        meta["format_version"] = 99
-        manifest.write_text(json.dumps(meta))
+        replace_manifest(path, {**meta, "format_version": 99})
     elif damage == "other_format":
-        meta["format"] = "something-else"
-        manifest.write_text(json.dumps(meta))
+        replace_manifest(path, {**meta, "format": "something-else"})
     elif damage == "extra_key":
-        meta["surprise"] = 1
-        manifest.write_text(json.dumps(meta))
+        replace_manifest(path, {**meta, "surprise": 1})
     with pytest.raises(ArtifactError):
         Router.load(path, embedder=emb)
 
 
 def _rewrite_npz(path: Path, mutate: Any) -> None:
-    with np.load(path / "arrays.npz", allow_pickle=False) as npz:
+    with np.load(current_files(path)[1], allow_pickle=False) as npz:
         arrays = {k: npz[k] for k in npz.files}
     mutate(arrays)
-    np.savez(path / "arrays.npz", **arrays)
-    _rehash(path)
+    buf = io.BytesIO()
+    np.savez(buf, **arrays)
+    rewrite(path, arrays=buf.getvalue())
 
 
 def test_swapped_or_reshaped_arrays_are_rejected_even_with_a_valid_checksum(
@@ -138,9 +157,9 @@ def test_consistent_but_wrong_shapes_are_rejected(saved: tuple[Router, Path, Any
         a["labels"] = a["labels"][:10]
 
     _rewrite_npz(path, drop_rows)
-    meta = json.loads((path / "manifest.json").read_text())
+    meta = read_manifest_json(path)
     meta["arrays"]["labels"]["shape"] = [10, 3]
-    (path / "manifest.json").write_text(json.dumps(meta))
+    replace_manifest(path, meta)
     with pytest.raises(ArtifactError, match="labels shape"):
         Router.load(path, embedder=emb)
 
@@ -155,9 +174,10 @@ def test_planted_pickle_is_never_executed(saved: tuple[Router, Path, Any], tmp_p
 
     buf = io.BytesIO()
     np.save(buf, np.array([Evil()], dtype=object), allow_pickle=True)
-    with zipfile.ZipFile(path / "arrays.npz", "a") as zf:
+    npz = io.BytesIO(current_files(path)[1].read_bytes())
+    with zipfile.ZipFile(npz, "a") as zf:
         zf.writestr("labels.npy", buf.getvalue())  # shadows the real labels entry
-    _rehash(path)
+    rewrite(path, arrays=npz.getvalue())
     with pytest.raises(ArtifactError):
         read_artifact(path)
     with pytest.raises(ArtifactError):
@@ -190,11 +210,51 @@ def test_artifact_from_before_the_task_classifier_loads_and_routes_the_same(
         del a["task_clf_coef"], a["task_clf_intercept"]
 
     _rewrite_npz(path, drop)
-    meta = json.loads((path / "manifest.json").read_text())
+    meta = read_manifest_json(path)
     del meta["arrays"]["task_clf_coef"], meta["arrays"]["task_clf_intercept"]
-    (path / "manifest.json").write_text(json.dumps(meta))
+    replace_manifest(path, meta)
     again = Router.load(path, embedder=emb)
     texts = [f"new{t} {i}" for t in range(3) for i in range(4)]
     np.testing.assert_allclose(again.task_classifier_.coef_, router.task_classifier_.coef_)
     assert again.calibration_ == router.calibration_  # re-tuned on the stored rows
     assert list(again.route(texts)) == list(router.route(texts))
+
+
+def test_earlier_layout_loads_and_is_replaced_safely(saved: tuple[Router, Path, Any]) -> None:
+    """manifest.json + arrays.npz directly in the directory (before CURRENT) still load."""
+    router, path, emb = saved
+    legacy = path.parent / "legacy"
+    legacy.mkdir()
+    for f in current_files(path):
+        shutil.copy(f, legacy / f.name)
+    (legacy / "tmpab12.npz.tmp").write_bytes(b"left by a killed save of the old code")
+    texts = [f"new{t} {i}" for t in range(3) for i in range(4)]
+    assert list(Router.load(legacy, embedder=emb).route(texts)) == list(router.route(texts))
+    router.save(legacy)  # the earlier files stay one save longer: a reader may be on them
+    assert (legacy / "CURRENT").exists() and (legacy / "manifest.json").exists()
+    assert not (legacy / "tmpab12.npz.tmp").exists()
+    router.save(legacy)
+    assert not (legacy / "manifest.json").exists() and not (legacy / "arrays.npz").exists()
+    assert list(Router.load(legacy, embedder=emb).route(texts)) == list(router.route(texts))
+
+
+def test_a_version_directory_loaded_directly_is_checked_against_its_name(
+    saved: tuple[Router, Path, Any],
+) -> None:
+    router, path, emb = saved
+    manifest, _ = current_files(path)
+    assert Router.load(manifest.parent, embedder=emb).model_names == router.model_names
+    manifest.write_text(
+        manifest.read_text().replace('"score_threshold": 0.5', '"score_threshold": 0.25')
+    )
+    with pytest.raises(ArtifactError, match="checksum mismatch"):
+        Router.load(manifest.parent, embedder=emb)
+
+
+def test_saving_is_deterministic_and_idempotent(saved: tuple[Router, Path, Any]) -> None:
+    router, path, emb = saved
+    before = current_files(path)[0].parent.name
+    router.save(path)
+    assert current_files(path)[0].parent.name == before
+    assert sorted(p.name for p in path.iterdir()) == [".lock", "CURRENT", before]
+    assert Router.load(path, embedder=emb).model_names == router.model_names
