@@ -44,6 +44,10 @@ class Selection:
         metric_tasks: how many benchmark tasks share that metric; when the task is not
             ``familiar``, ``estimate`` is what those tasks say (a random-effects estimate,
             :mod:`~langchain_benchrouter.core.metric_prior`).
+        estimated_models: per model whose column is estimated from a few evaluations
+            (:meth:`Router.add_model`): its ``budget``, ``anchors``, ``measured`` inputs and
+            ``accuracy_sd`` (posterior standard deviation of its mean accuracy); empty
+            when every column is measured.
 
     Example:
         >>> sel = router.select_model(["What is 2 + 2?", "Solve x^2 = 4."])  # doctest: +SKIP
@@ -68,6 +72,7 @@ class Selection:
     familiar: bool = False
     metric: str | None = None
     metric_tasks: int = 0
+    estimated_models: dict[str, dict[str, Any]] = field(default_factory=dict)
 
     @property
     def scores(self) -> dict[str, float]:
@@ -96,6 +101,7 @@ class Selection:
             "familiar": self.familiar,
             "metric": self.metric,
             "metric_tasks": self.metric_tasks,
+            "estimated_models": {m: dict(v) for m, v in self.estimated_models.items()},
         }
 
 

@@ -475,6 +475,117 @@ class Router:
         add_model_columns(self, benchmark, models)
         return self
 
+    def anchor_inputs(
+        self,
+        budget: int = 50,
+        *,
+        strategy: Literal["cluster", "information", "random"] = "cluster",
+        seed: int = 0,
+        benchmark: Benchmark | None = None,
+        estimator: Any = None,
+    ) -> list[Any]:
+        """The benchmark inputs to evaluate a new model on before :meth:`add_model`.
+
+        Chosen by k-means over how the router's models fare on each input (one anchor
+        per cluster; :mod:`~langchain_benchrouter.core.new_model`).
+
+        Example:
+            >>> anchors = router.anchor_inputs(budget=50, benchmark=bench)  # doctest: +SKIP
+            >>> anchors[0].row, anchors[0].task, anchors[0].text  # doctest: +SKIP
+
+        Args:
+            budget: how many inputs (>= 1).
+            strategy: ``"cluster"`` (default), ``"information"`` or ``"random"``.
+            seed: seed of the choice.
+            benchmark: the benchmark the router was fitted on, to attach each input's text
+                (the router keeps embeddings only).
+            estimator: a fitted ``LatentCorrectnessModel`` of this router (reused across
+                calls; default: fitted now).
+
+        Returns:
+            ``AnchorInput(row, task, text)`` records: score the inputs and pass
+            ``{anchor.row: score}`` (or ``{anchor.text: score}``) to :meth:`add_model`.
+        """
+        from langchain_benchrouter.core.new_model import anchor_inputs
+
+        return list(
+            anchor_inputs(
+                self,
+                budget,
+                strategy=strategy,
+                seed=seed,
+                benchmark=benchmark,
+                estimator=estimator,
+            )
+        )
+
+    def add_model(
+        self,
+        name: str,
+        scores: Mapping[int | str, float | None] | None = None,
+        *,
+        chat_model: Any = None,
+        benchmark: Benchmark | None = None,
+        budget: int = 50,
+        seed: int = 0,
+        strategy: Literal["cluster", "information", "random"] = "cluster",
+        estimator: Any = None,
+        model_info: Mapping[str, Any] | None = None,
+        collect_options: Mapping[str, Any] | None = None,
+    ) -> Router:
+        """Add a model evaluated on a few anchor inputs; its other cells are predicted.
+
+        A latent-factor model of the router's label matrix predicts the new model's
+        correctness on every input from its anchor scores
+        (:mod:`~langchain_benchrouter.core.new_model`). The column is routed like a
+        measured one, marked ``model_info_[name]["estimated"]`` (budget, anchors,
+        accuracy uncertainty), holds soft labels in [0, 1] (the measured 0/1 on
+        anchors), and real evaluations added later with :meth:`add_models` replace its
+        estimated cells input by input.
+
+        Example:
+            >>> anchors = router.anchor_inputs(budget=50, benchmark=bench)  # doctest: +SKIP
+            >>> router.add_model("mine", {a.row: grade(a.text) for a in anchors})  # doctest: +SKIP
+
+        Args:
+            name: the new model's name.
+            scores: ``{router row or input text: score in [0, 1]}``, e.g. for the inputs of
+                :meth:`anchor_inputs`.
+            chat_model: instead of ``scores``: a chat model the library evaluates on the
+                anchors (``Benchmark.collect``; needs ``benchmark`` with reference answers).
+            benchmark: the benchmark the router was fitted on (with ``chat_model``).
+            budget: anchors to evaluate with ``chat_model`` (>= 1); recorded otherwise.
+            seed: seed of the anchor choice.
+            strategy: how anchors are chosen (see :meth:`anchor_inputs`).
+            estimator: a fitted ``LatentCorrectnessModel`` of this router (default: fitted
+                now, seconds).
+            model_info: what is known about the model (``size``, prices).
+            collect_options: options of ``Benchmark.collect`` (with ``chat_model``).
+
+        Returns:
+            self.
+
+        Raises:
+            RoutingInputError: a known name, budget < 1, scores for inputs the router does
+                not hold, or scores outside [0, 1] or NaN.
+        """
+        self._check_fitted()
+        from langchain_benchrouter.core.new_model import add_estimated_model
+
+        return add_estimated_model(
+            self,
+            name,
+            scores,
+            chat_model=chat_model,
+            benchmark=benchmark,
+            budget=budget,
+            seed=seed,
+            strategy=strategy,
+            estimator=estimator,
+            model_info=model_info,
+            collect_options=collect_options,
+        )
+
     # ------------------------------------------------------------------ helpers
     def _check_fitted(self) -> None:
         if not hasattr(self, "predictor_"):
@@ -1075,6 +1186,18 @@ class Router:
             msg = f"{path}: artifact lacks arrays {sorted(missing)}"
             raise ArtifactError(msg)
         X, Y, ti = arrays["embeddings"], arrays["labels"], arrays["task_index"]
+        # Estimated columns (add_model) hold soft labels in [0, 1]; the others 0/1/NaN.
+        soft = np.array(
+            [
+                isinstance(manifest.model_info.get(m, {}).get("estimated"), dict)
+                for m in manifest.models
+            ],
+            dtype=bool,
+        )
+        if Y.ndim == 2 and Y.shape[1] == soft.size:
+            soft = np.broadcast_to(soft, Y.shape)
+        else:
+            soft = np.zeros(Y.shape, dtype=bool)
         checks = [
             (
                 X.ndim == 2 and X.shape[1] == manifest.embedder.get("dimension"),
@@ -1085,7 +1208,8 @@ class Router:
             (arrays["task_accuracy"].shape == (n_tasks, n_models), "task_accuracy shape"),
             (arrays["ref_p"].shape == (arrays["ref_u"].shape[0], n_models), "ref_p shape"),
             (bool(np.isfinite(X).all()), "embeddings finite"),
-            (bool(np.all(np.isnan(Y) | (Y == 0) | (Y == 1))), "labels are 0/1/NaN"),
+            (bool(np.all(np.isnan(Y) | (Y == 0) | (Y == 1) | soft)), "labels are 0/1/NaN"),
+            (bool(np.all(np.isnan(Y) | ((Y >= 0) & (Y <= 1)))), "soft labels in [0, 1]"),
         ]
         for ok, what in checks:
             if not ok:
