@@ -15,12 +15,12 @@ from __future__ import annotations
 
 import argparse
 import tempfile
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-from langchain_core.language_models import GenericFakeChatModel
-from langchain_core.messages import AIMessage
+from langchain_core.language_models import BaseChatModel
+from langchain_core.messages import AIMessage, BaseMessage
+from langchain_core.outputs import ChatGeneration, ChatResult
 from rich.console import Console
 
 from langchain_benchrouter.core.router import Router
@@ -30,15 +30,28 @@ from langchain_benchrouter.experiments.report import print_report
 from langchain_benchrouter.langchain.runnable import RoutedChatModel
 
 
-def fake_chat(model: str) -> GenericFakeChatModel:
+class InstantChat(BaseChatModel):
+    """An offline chat model that answers instantly and reports some token usage.
+
+    Each reply is built afresh, so batch threads can share it (a fake that replays one
+    shared iterator fails with "generator already executing" under concurrency).
+    """
+
+    label: str
+
+    @property
+    def _llm_type(self) -> str:
+        return "instant-fake"
+
+    def _generate(self, messages: list[BaseMessage], *args: Any, **kwargs: Any) -> ChatResult:
+        usage = {"input_tokens": 120, "output_tokens": 80, "total_tokens": 200}
+        reply = AIMessage(content=f"[{self.label}] ...", usage_metadata=usage)
+        return ChatResult(generations=[ChatGeneration(message=reply)])
+
+
+def fake_chat(model: str) -> InstantChat:
     """A chat model that answers instantly and reports some token usage."""
-
-    def answers() -> Iterator[AIMessage]:
-        while True:
-            usage = {"input_tokens": 120, "output_tokens": 80, "total_tokens": 200}
-            yield AIMessage(content=f"[{model}] ...", usage_metadata=usage)
-
-    return GenericFakeChatModel(messages=answers())
+    return InstantChat(label=model)
 
 
 def main() -> None:

@@ -10,7 +10,7 @@ Run: python examples/lcel_chain.py
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+import itertools
 
 from langchain_core.language_models.fake_chat_models import GenericFakeChatModel
 from langchain_core.output_parsers import StrOutputParser
@@ -22,11 +22,9 @@ from langchain_benchrouter.langchain.runnable import RoutedChatModel
 
 
 def fake_chat(name: str) -> GenericFakeChatModel:
-    def answers() -> Iterator[str]:
-        while True:
-            yield f"[{name}] Here is my answer."
-
-    return GenericFakeChatModel(messages=answers())
+    # itertools.repeat, not a generator: batch threads may share the model, and a
+    # generator entered from two threads at once raises "generator already executing".
+    return GenericFakeChatModel(messages=itertools.repeat(f"[{name}] Here is my answer."))
 
 
 def main() -> None:

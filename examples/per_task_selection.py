@@ -13,7 +13,7 @@ Run: python examples/per_task_selection.py
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+import itertools
 
 import numpy as np
 from langchain_core.language_models.fake_chat_models import GenericFakeChatModel
@@ -26,11 +26,9 @@ TASK = "math"
 
 
 def fake_chat(name: str) -> GenericFakeChatModel:
-    def answers() -> Iterator[str]:
-        while True:
-            yield f"[{name}] Let's think step by step..."
-
-    return GenericFakeChatModel(messages=answers())
+    # itertools.repeat, not a generator: batch threads may share the model, and a
+    # generator entered from two threads at once raises "generator already executing".
+    return GenericFakeChatModel(messages=itertools.repeat(f"[{name}] Let's think step by step..."))
 
 
 def main() -> None:
