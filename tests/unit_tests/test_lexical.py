@@ -10,6 +10,7 @@ import numpy as np
 import pytest
 
 from langchain_benchrouter import Benchmark, Router
+from langchain_benchrouter.core.artifact import read_manifest_json, replace_manifest
 from langchain_benchrouter.core.lexical import MIN_ROWS, LexicalResidualModel, switch_gain
 from langchain_benchrouter.errors import ArtifactError, RoutingInputError
 
@@ -159,18 +160,18 @@ def test_lexical_correction_survives_save_and_load(lexical_router: Router, tmp_p
     assert again.lexical_ is not None and again.lexical_.margin_ == router.lexical_.margin_  # type: ignore[union-attr]
     assert list(again.route(queries)) == list(router.route(queries))
     np.testing.assert_array_equal(again.route(queries).lexical, router.route(queries).lexical)  # type: ignore[arg-type]
-    meta = json.loads((path / "manifest.json").read_text())
+    meta = read_manifest_json(path)
     good = json.loads(json.dumps(meta["lexical"]))
     meta["lexical"]["vocabulary"] = meta["lexical"]["vocabulary"][1:]  # tampered
-    (path / "manifest.json").write_text(json.dumps(meta))
+    replace_manifest(path, meta)
     with pytest.raises(ArtifactError, match="invalid lexical correction"):
         Router.load(path)
     meta["lexical"] = {k: v for k, v in good.items() if k != "alpha"}
-    (path / "manifest.json").write_text(json.dumps(meta))
+    replace_manifest(path, meta)
     with pytest.raises(ArtifactError, match="invalid lexical correction"):
         Router.load(path)
     del meta["lexical"]  # an artifact from before the correction: the calibrated route
-    (path / "manifest.json").write_text(json.dumps(meta))
+    replace_manifest(path, meta)
     old = Router.load(path)
     assert old.lexical_ is None
     assert list(old.route(queries)) == list(old.route(queries, method="calibrated"))

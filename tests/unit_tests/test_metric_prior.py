@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 from typing import Any
 
@@ -10,6 +9,7 @@ import numpy as np
 import pytest
 
 from langchain_benchrouter import Benchmark, Router
+from langchain_benchrouter.core.artifact import read_manifest_json, replace_manifest
 from langchain_benchrouter.core.metric_prior import (
     metric_estimate,
     metric_posterior,
@@ -222,17 +222,17 @@ def test_task_metrics_survive_save_and_load(metric_router: Any, tmp_path: Path) 
     assert again.select_model(new, metric="math").to_dict() == (
         router.select_model(new, metric="math").to_dict()
     )
-    meta = json.loads((path / "manifest.json").read_text())
+    meta = read_manifest_json(path)
     meta["task_metrics"] = ["math"]  # one name for four tasks
-    (path / "manifest.json").write_text(json.dumps(meta))
+    replace_manifest(path, meta)
     with pytest.raises(ArtifactError, match="task_metrics"):
         Router.load(path, embedder=router.embedder_)
     meta["task_metrics"] = ["mc", "mc", "", "math"]
-    (path / "manifest.json").write_text(json.dumps(meta))
+    replace_manifest(path, meta)
     with pytest.raises(ArtifactError, match="task_metrics"):
         Router.load(path, embedder=router.embedder_)
     del meta["task_metrics"]  # an artifact from before the metrics: none known
-    (path / "manifest.json").write_text(json.dumps(meta))
+    replace_manifest(path, meta)
     old = Router.load(path, embedder=router.embedder_)
     assert old.metrics == []
     with pytest.raises(RoutingInputError, match="names none"):
