@@ -36,34 +36,38 @@ from typing import TYPE_CHECKING, Any, Literal, overload
 import numpy as np
 import numpy.typing as npt
 
-from langchain_benchrouter.data._combine import (
-    OnConflict,
-    merge_benchmarks,
-    rename_models,
-    write_benchmark,
-)
-from langchain_benchrouter.data._parsing import (
-    _DATA_FILE_NAMES,
-    _GENERIC_STEMS,
+from langchain_benchrouter.data._checks import (
     _PRICE_KEYS,
-    METADATA_COLUMNS,
-    METRIC_COLUMN,
-    RESERVED_COLUMNS,
-    Layout,
-    _build_long,
-    _build_wide,
     _check_model_info,
     _check_threshold,
     _count,
     _fail,
     _listing,
     _name_list,
+    _short,
+)
+from langchain_benchrouter.data._combine import (
+    OnConflict,
+    merge_benchmarks,
+    rename_models,
+    write_benchmark,
+)
+from langchain_benchrouter.data._formats import (
+    _DATA_FILE_NAMES,
+    _GENERIC_STEMS,
     _read_bytes,
     _read_file,
     _read_models_json,
-    _short,
     _Table,
     _union_columns,
+)
+from langchain_benchrouter.data._layouts import (
+    METADATA_COLUMNS,
+    METRIC_COLUMN,
+    RESERVED_COLUMNS,
+    Layout,
+    _build_long,
+    _build_wide,
     _unscored,
 )
 from langchain_benchrouter.errors import BenchmarkFormatError, UnknownModelError

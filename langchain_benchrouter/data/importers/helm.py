@@ -19,7 +19,15 @@ from collections.abc import Iterable, Mapping
 from pathlib import Path
 from typing import Any
 
-from langchain_benchrouter.data._parsing import _count, _decode, _fail, _listing, _short
+from langchain_benchrouter.data._checks import (
+    _count,
+    _fail,
+    _listing,
+    _short,
+)
+from langchain_benchrouter.data._formats import (
+    _decode,
+)
 from langchain_benchrouter.data.benchmark import Benchmark
 from langchain_benchrouter.data.importers._common import (
     PathLike,

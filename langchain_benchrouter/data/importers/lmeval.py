@@ -22,14 +22,16 @@ from collections.abc import Iterable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
-from langchain_benchrouter.data._parsing import (
+from langchain_benchrouter.data._checks import (
     _count,
-    _decode,
-    _decompress,
     _fail,
     _listing,
-    _read_json_lines,
     _short,
+)
+from langchain_benchrouter.data._formats import (
+    _decode,
+    _decompress,
+    _read_json_lines,
 )
 from langchain_benchrouter.data.benchmark import Benchmark
 from langchain_benchrouter.data.importers._common import (

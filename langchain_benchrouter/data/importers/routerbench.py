@@ -23,13 +23,15 @@ import math
 from collections.abc import Sequence
 from typing import Any
 
-from langchain_benchrouter.data._parsing import (
+from langchain_benchrouter.data._checks import (
     _count,
     _fail,
     _listing,
+    _short,
+)
+from langchain_benchrouter.data._formats import (
     _NonFinite,
     _read_bytes,
-    _short,
     _Table,
 )
 from langchain_benchrouter.data.benchmark import Benchmark
