@@ -26,10 +26,8 @@ Long layout, one row per (task, input, model)::
 
 from __future__ import annotations
 
-import numbers
 import os
 from collections.abc import Iterable, Mapping, Sequence
-from importlib import resources
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal, overload
 
@@ -38,13 +36,9 @@ import numpy.typing as npt
 
 from langchain_benchrouter.data._checks import (
     _PRICE_KEYS,
-    _check_model_info,
     _check_threshold,
     _count,
-    _fail,
     _listing,
-    _name_list,
-    _short,
 )
 from langchain_benchrouter.data._combine import (
     OnConflict,
@@ -52,25 +46,39 @@ from langchain_benchrouter.data._combine import (
     rename_models,
     write_benchmark,
 )
-from langchain_benchrouter.data._formats import (
-    _DATA_FILE_NAMES,
-    _GENERIC_STEMS,
-    _read_bytes,
-    _read_file,
-    _read_models_json,
-    _Table,
-    _union_columns,
+from langchain_benchrouter.data._construction import (
+    _check_costs,
+    _check_ids,
+    _check_info,
+    _check_inputs,
+    _check_metrics,
+    _check_models,
+    _check_references,
+    _check_scores,
+    _per_input,
 )
 from langchain_benchrouter.data._layouts import (
     METADATA_COLUMNS,
     METRIC_COLUMN,
     RESERVED_COLUMNS,
     Layout,
-    _build_long,
-    _build_wide,
-    _unscored,
 )
-from langchain_benchrouter.errors import BenchmarkFormatError, UnknownModelError
+from langchain_benchrouter.data._loading import (
+    _parse_source,
+    _read_bundled,
+    _read_path,
+    _read_records,
+    _Source,
+)
+from langchain_benchrouter.data._slicing import (
+    _derive,
+    _model_columns,
+    _picked_rows,
+    _sample_rows,
+    _task_rows,
+    _test_rows,
+)
+from langchain_benchrouter.errors import UnknownModelError
 
 if TYPE_CHECKING:  # pragma: no cover
     from langchain_benchrouter.collect.runner import CollectionPlan
@@ -179,116 +187,17 @@ class Benchmark:
             BenchmarkFormatError: If anything is inconsistent; the message names the
                 row (1-based) or model and the problem.
         """
-        texts = list(texts)
-        tasks = list(tasks)
+        texts, tasks = _check_inputs(texts, tasks)
         n = len(texts)
-        if n == 0:
-            msg = "a benchmark needs at least one input (got no rows)"
-            raise BenchmarkFormatError(msg)
-        if len(tasks) != n:
-            msg = f"got {n} texts but {len(tasks)} tasks"
-            raise BenchmarkFormatError(msg)
-        for i, (text, task) in enumerate(zip(texts, tasks, strict=True), 1):
-            if not isinstance(text, str) or not text.strip():
-                what = "empty" if isinstance(text, str) else f"not a string ({_short(text)})"
-                _fail(f"row {i}", f"text is {what}")
-            if not isinstance(task, str) or not task.strip():
-                _fail(f"row {i}", f"task must be a non-empty string, got {_short(task)}")
-        model_names = _name_list(models, "model names")
-        if not model_names:
-            msg = "a benchmark needs at least one model"
-            raise BenchmarkFormatError(msg)
-        dupes = sorted({m for m in model_names if model_names.count(m) > 1})
-        if dupes:
-            msg = f"duplicate model name(s) {_listing(dupes)}"
-            raise BenchmarkFormatError(msg)
-
-        try:
-            matrix = np.array(scores, dtype=np.float64)
-        except (TypeError, ValueError) as exc:
-            msg = f"scores must be a numeric (n, M) array ({exc})"
-            raise BenchmarkFormatError(msg) from exc
-        if matrix.shape != (n, len(model_names)):
-            msg = (
-                f"scores has shape {matrix.shape}, expected ({n}, {len(model_names)})"
-                " (inputs, models)"
-            )
-            raise BenchmarkFormatError(msg)
-        with np.errstate(invalid="ignore"):
-            bad = np.argwhere(np.isinf(matrix) | (matrix < 0.0) | (matrix > 1.0))
-        if bad.size:
-            i, j = (int(x) for x in bad[0])
-            _fail(
-                f"row {i + 1}",
-                f"score {float(matrix[i, j])!r} for model {model_names[j]!r} is not in [0, 1]"
-                " (use NaN for a missing score)",
-            )
-        unscored = _unscored(model_names, ~np.isnan(matrix))
-        if unscored:
-            msg = f"model(s) {_listing(unscored)} have no scores at all"
-            raise BenchmarkFormatError(msg)
-
-        if instance_ids is None:
-            ids = [f"{task}-{i}" for i, task in enumerate(tasks, 1)]
-        else:
-            ids = list(instance_ids)
-            if len(ids) != n:
-                msg = f"got {n} texts but {len(ids)} instance_ids"
-                raise BenchmarkFormatError(msg)
-            for i, iid in enumerate(ids, 1):
-                if not isinstance(iid, str) or not iid.strip():
-                    _fail(f"row {i}", f"instance_id must be a non-empty string, got {_short(iid)}")
-        seen: dict[tuple[str, str], int] = {}
-        for i, key in enumerate(zip(tasks, ids, strict=True), 1):
-            previous = seen.setdefault(key, i)
-            if previous != i:
-                _fail(
-                    f"rows {previous} and {i}",
-                    f"duplicate input: task {key[0]!r}, instance_id {key[1]!r}",
-                )
-
-        if splits is None:
-            split_list: list[str | None] = [None] * n
-        else:
-            split_list = list(splits)
-            if len(split_list) != n:
-                msg = f"got {n} texts but {len(split_list)} splits"
-                raise BenchmarkFormatError(msg)
-        metric_list: list[str | None] = [None] * n if metrics is None else list(metrics)
-        if len(metric_list) != n:
-            msg = f"got {n} texts but {len(metric_list)} metrics"
-            raise BenchmarkFormatError(msg)
-        for i, metric in enumerate(metric_list, 1):
-            if metric is not None and (not isinstance(metric, str) or not metric.strip()):
-                _fail(
-                    f"row {i}", f"metric must be a non-empty string or None, not {_short(metric)}"
-                )
-
-        reference_list: list[str | None] = [None] * n if references is None else list(references)
-        if len(reference_list) != n:
-            msg = f"got {n} texts but {len(reference_list)} references"
-            raise BenchmarkFormatError(msg)
-        for i, ref in enumerate(reference_list, 1):
-            if ref is not None and not isinstance(ref, str):
-                _fail(f"row {i}", f"reference must be a string or None, not {_short(ref)}")
-
+        model_names = _check_models(models)
+        matrix = _check_scores(scores, n, model_names)
+        ids = _check_ids(instance_ids, tasks)
+        split_list: list[str | None] = [None] * n if splits is None else list(splits)
+        _per_input(split_list, n, "splits")
+        metric_list = _check_metrics(metrics, n)
+        reference_list = _check_references(references, n)
         cost_matrix = None if costs is None else _check_costs(costs, n, model_names)
-
-        unknown_info = sorted(set(model_info or {}) - set(model_names))
-        if unknown_info:
-            msg = (
-                f"model_info names model(s) {_listing(unknown_info)} that are not among the"
-                f" models {_listing(model_names)}"
-            )
-            raise BenchmarkFormatError(msg)
-        info: dict[str, dict[str, Any]] = {}
-        for j, model in enumerate(model_names):
-            given = (model_info or {}).get(model)
-            info[model] = {} if given is None else _check_model_info(model, given, "model_info")
-            if cost_matrix is not None and info[model].get("cost_per_call") is None:
-                known = cost_matrix[:, j][~np.isnan(cost_matrix[:, j])]
-                if known.size:
-                    info[model]["cost_per_call"] = float(known.mean())
+        info = _check_info(model_info, model_names, cost_matrix)
 
         task_names = list(dict.fromkeys(tasks))
         lookup = {task: k for k, task in enumerate(task_names)}
@@ -460,42 +369,8 @@ class Benchmark:
                 names the file, the line or row and the problem.
             ImportError: For a Parquet file when ``pyarrow`` is not installed.
         """
-        file = Path(path)
-        if file.is_dir():
-            found = next((file / n for n in _DATA_FILE_NAMES if (file / n).is_file()), None)
-            if found is None:
-                _fail(
-                    str(file),
-                    f"no data file in this directory (looked for {_listing(_DATA_FILE_NAMES)})",
-                )
-            file = found
-        data = _read_file(file)
-        table = _read_bytes(data, str(file), file.name)
-
-        listed: list[str] | None = None
-        info: dict[str, dict[str, Any]] = {}
-        listed_by = "models="
-        models_path = Path(models_file) if models_file is not None else None
-        if models_path is None and file.name != "models.json":
-            beside = file.parent / "models.json"
-            models_path = beside if beside.is_file() else None
-        if models_path is not None:
-            listed, info = _read_models_json(_read_file(models_path), str(models_path))
-            listed_by = str(models_path)
-        if models is not None:
-            listed, listed_by = _name_list(models, "models"), "models="
-        if name is None:
-            stem = file.name.split(".")[0]
-            name = file.parent.name if stem.lower() in _GENERIC_STEMS and file.parent.name else stem
-        return cls._from_table(
-            table,
-            layout=layout,
-            listed=listed,
-            listed_by=listed_by,
-            model_info=info,
-            threshold=threshold,
-            name=name,
-        )
+        source = _read_path(path, models, models_file, name)
+        return cls._from_source(source, layout=layout, threshold=threshold)
 
     @classmethod
     def bundled(cls, name: str = "llmrouter", *, threshold: float = 0.5) -> Benchmark:
@@ -512,36 +387,7 @@ class Benchmark:
         Raises:
             BenchmarkFormatError: If no bundled dataset has that name.
         """
-        root = resources.files("langchain_benchrouter").joinpath("datasets")
-        available = sorted(
-            entry.name
-            for entry in root.iterdir()
-            if entry.is_dir() and entry.joinpath("instances.jsonl.gz").is_file()
-        )
-        if name not in available:
-            msg = f"no bundled benchmark {name!r}; available: {_listing(available)}"
-            raise BenchmarkFormatError(msg)
-        folder = root.joinpath(name)
-        source = f"<bundled {name}>/instances.jsonl.gz"
-        table = _read_bytes(
-            folder.joinpath("instances.jsonl.gz").read_bytes(), source, "instances.jsonl.gz"
-        )
-        listed: list[str] | None = None
-        info: dict[str, dict[str, Any]] = {}
-        models_entry = folder.joinpath("models.json")
-        if models_entry.is_file():
-            listed, info = _read_models_json(
-                models_entry.read_bytes(), f"<bundled {name}>/models.json"
-            )
-        return cls._from_table(
-            table,
-            layout="wide",
-            listed=listed,
-            listed_by=f"<bundled {name}>/models.json",
-            model_info=info,
-            threshold=threshold,
-            name=name,
-        )
+        return cls._from_source(_read_bundled(name), layout="wide", threshold=threshold)
 
     @classmethod
     def from_records(
@@ -585,87 +431,22 @@ class Benchmark:
             BenchmarkFormatError: If a row is malformed; the message names the row
                 (1-based) and the problem.
         """
-        materialised: list[dict[str, Any]] = []
-        for k, row in enumerate(rows, 1):
-            if not isinstance(row, Mapping):
-                _fail(f"records, row {k}", f"expected a mapping, got {type(row).__name__}")
-            materialised.append(dict(row))
-        table = _Table(
-            "records",
-            "row",
-            _union_columns(materialised),
-            materialised,
-            list(range(1, len(materialised) + 1)),
-            textual=False,
-            nan_is_missing=True,
-        )
-        listed = _name_list(models, "models") if models is not None else None
-        info = dict(model_info or {})
-        return cls._from_table(
-            table,
-            layout=layout,
-            listed=listed,
-            listed_by="models=",
-            model_info=info,
-            threshold=threshold,
-            name=name,
-        )
+        source = _read_records(rows, models, model_info, name)
+        return cls._from_source(source, layout=layout, threshold=threshold)
 
     @classmethod
-    def _from_table(
-        cls,
-        table: _Table,
-        *,
-        layout: Layout,
-        listed: list[str] | None,
-        listed_by: str,
-        model_info: Mapping[str, Mapping[str, Any]],
-        threshold: float,
-        name: str,
-    ) -> Benchmark:
+    def _from_source(cls, source: _Source, *, layout: Layout, threshold: float) -> Benchmark:
         threshold = _check_threshold(threshold)
-        if layout not in ("auto", "wide", "long"):
-            msg = f"layout must be 'auto', 'wide' or 'long', got {_short(layout)}"
-            raise BenchmarkFormatError(msg)
-        if listed is not None:
-            if not listed:
-                _fail(table.source, f"{listed_by} lists no models")
-            repeated = sorted({m for m in listed if listed.count(m) > 1})
-            if repeated:
-                _fail(table.source, f"{listed_by} lists model(s) {_listing(repeated)} twice")
-        if not table.rows:
-            _fail(
-                table.source,
-                "no rows" if table.source == "records" else "no rows (the file has no data)",
-            )
-        if layout == "auto":
-            long = "model" in table.columns and "score" in table.columns
-            layout = "long" if long else "wide"
-        if layout == "long":
-            parsed = _build_long(table, listed, listed_by)
-        else:
-            parsed = _build_wide(table, listed, listed_by)
-        known = ~np.isnan(parsed.scores)
-        unscored = _unscored(parsed.models, known)
-        if unscored:
-            hint = (
-                ""
-                if listed is not None
-                else " (if it is not a model, list the models in models.json or pass models=)"
-            )
-            _fail(table.source, f"model(s) {_listing(unscored)} have no scores at all{hint}")
-        empty_rows = int((~known.any(axis=1)).sum())
-        if empty_rows:
-            parsed.notes.append(f"{empty_rows} input(s) have no score from any model")
+        parsed = _parse_source(source, layout)
         return cls(
             texts=parsed.texts,
             tasks=parsed.tasks,
             scores=parsed.scores,
             models=parsed.models,
             instance_ids=parsed.ids,
-            model_info={m: model_info[m] for m in parsed.models if m in model_info},
+            model_info={m: source.model_info[m] for m in parsed.models if m in source.model_info},
             threshold=threshold,
-            name=name,
+            name=source.name,
             notes=parsed.notes,
             splits=parsed.splits,
             metrics=parsed.metrics,
@@ -674,51 +455,6 @@ class Benchmark:
         )
 
     # ------------------------------------------------------------------ slicing
-
-    def _derive(
-        self,
-        rows: npt.NDArray[np.intp],
-        columns: npt.NDArray[np.intp] | None = None,
-        *,
-        name: str | None = None,
-        note: str | None = None,
-    ) -> Benchmark:
-        """A new benchmark on some rows (and columns) of this one, without re-validation.
-
-        Models left with no scores are kept (their column is all ``NaN``) and reported
-        in :attr:`notes`, so that splits of one benchmark share their models.
-        """
-        if rows.size == 0:
-            msg = f"the selection leaves no inputs of benchmark {self.name!r}"
-            raise BenchmarkFormatError(msg)
-        cols = np.arange(self.n_models) if columns is None else columns
-        new = object.__new__(type(self))
-        old_index = self.task_index[rows]
-        present, first = np.unique(old_index, return_index=True)
-        ordered = present[np.argsort(first, kind="stable")]
-        remap = np.full(self.n_tasks, -1, dtype=np.int64)
-        remap[ordered] = np.arange(ordered.size, dtype=np.int64)
-        row_list = rows.tolist()
-        new.texts = [self.texts[i] for i in row_list]
-        new.instance_ids = [self.instance_ids[i] for i in row_list]
-        new.splits = [self.splits[i] for i in row_list]
-        new.metrics = [self.metrics[i] for i in row_list]
-        new.references = [self.references[i] for i in row_list]
-        new.costs = None if self.costs is None else self.costs[np.ix_(rows, cols)]
-        new.models = [self.models[j] for j in cols.tolist()]
-        new.task_names = [self.task_names[k] for k in ordered.tolist()]
-        new.task_index = remap[old_index]
-        new.scores = self.scores[np.ix_(rows, cols)]
-        new.model_info = {m: dict(self.model_info[m]) for m in new.models}
-        new.threshold = self.threshold
-        new.name = self.name if name is None else name
-        new.notes = list(self.notes)
-        if note:
-            new.notes.append(note)
-        unscored = _unscored(new.models, new.mask)
-        if unscored:
-            new.notes.append(f"model(s) {_listing(unscored)} have no scores in this selection")
-        return new
 
     def subset(self, rows: npt.ArrayLike) -> Benchmark:
         """The benchmark restricted to some inputs.
@@ -734,43 +470,7 @@ class Benchmark:
             BenchmarkFormatError: If the selection is empty, out of range, repeats a row
                 or is a mask of the wrong length.
         """
-        index = np.asarray(rows)
-        if index.dtype == np.bool_:
-            if index.shape != (self.n_inputs,):
-                msg = f"a row mask must have shape ({self.n_inputs},), got {index.shape}"
-                raise BenchmarkFormatError(msg)
-            picked = np.flatnonzero(index)
-        elif index.size == 0:
-            picked = np.empty(0, dtype=np.intp)
-        elif np.issubdtype(index.dtype, np.integer) and index.ndim == 1:
-            if index.min() < -self.n_inputs or index.max() >= self.n_inputs:
-                msg = (
-                    f"row indices must be in [0, {self.n_inputs}), got {index.min()}..{index.max()}"
-                )
-                raise BenchmarkFormatError(msg)
-            picked = np.where(index < 0, index + self.n_inputs, index).astype(np.intp)
-            if np.unique(picked).size != picked.size:
-                msg = "row indices must not repeat (inputs must stay unique)"
-                raise BenchmarkFormatError(msg)
-        else:
-            msg = (
-                "rows must be a 1-D array of integer indices or a boolean mask,"
-                f" got {index.dtype} {index.shape}"
-            )
-            raise BenchmarkFormatError(msg)
-        return self._derive(picked.astype(np.intp))
-
-    def _task_rows(self, tasks: str | Iterable[str]) -> npt.NDArray[np.bool_]:
-        names = _name_list(tasks, "task names")
-        unknown = [t for t in names if t not in self.task_names]
-        if unknown:
-            msg = (
-                f"unknown task(s) {_listing(unknown)}; known tasks: {_listing(self.task_names, 30)}"
-            )
-            raise BenchmarkFormatError(msg)
-        wanted = np.zeros(self.n_tasks, dtype=bool)
-        wanted[[self.task_names.index(t) for t in names]] = True
-        return wanted[self.task_index]
+        return _derive(self, _picked_rows(rows, self.n_inputs))
 
     def select_tasks(self, tasks: str | Iterable[str]) -> Benchmark:
         """The benchmark restricted to the inputs of some tasks.
@@ -785,7 +485,7 @@ class Benchmark:
             BenchmarkFormatError: If a task is unknown (the message names it) or none is
                 given.
         """
-        return self._derive(np.flatnonzero(self._task_rows(tasks)))
+        return _derive(self, np.flatnonzero(_task_rows(self, tasks)))
 
     def drop_tasks(self, tasks: str | Iterable[str]) -> Benchmark:
         """The benchmark without the inputs of some tasks.
@@ -800,7 +500,7 @@ class Benchmark:
             BenchmarkFormatError: If a task is unknown (the message names it) or every
                 task would be dropped.
         """
-        return self._derive(np.flatnonzero(~self._task_rows(tasks)))
+        return _derive(self, np.flatnonzero(~_task_rows(self, tasks)))
 
     def select_models(self, models: str | Iterable[str]) -> Benchmark:
         """The benchmark restricted to some models, in the order given.
@@ -815,19 +515,8 @@ class Benchmark:
             UnknownModelError: If a model is unknown (the message names it).
             BenchmarkFormatError: If no model is given or one is repeated.
         """
-        names = _name_list(models, "model names")
-        unknown = [m for m in names if m not in self.model_info]
-        if unknown:
-            msg = f"unknown model(s) {_listing(unknown)}; known models: {_listing(self.models, 40)}"
-            raise UnknownModelError(msg)
-        if not names:
-            msg = "select_models needs at least one model"
-            raise BenchmarkFormatError(msg)
-        if len(set(names)) != len(names):
-            msg = f"a model is repeated in {names!r}"
-            raise BenchmarkFormatError(msg)
-        columns = np.array([self.models.index(m) for m in names], dtype=np.intp)
-        return self._derive(np.arange(self.n_inputs, dtype=np.intp), columns)
+        columns = _model_columns(self, models)
+        return _derive(self, np.arange(self.n_inputs, dtype=np.intp), columns)
 
     # ------------------------------------------------------------------ your own models
 
@@ -971,16 +660,8 @@ class Benchmark:
         Raises:
             BenchmarkFormatError: If ``per_task`` is not a positive integer.
         """
-        if isinstance(per_task, bool) or not isinstance(per_task, int) or per_task < 1:
-            msg = f"per_task must be a positive integer, got {per_task!r}"
-            raise BenchmarkFormatError(msg)
-        rng = np.random.default_rng(seed)
-        keep = [
-            rng.choice(rows, size=min(per_task, rows.size), replace=False)
-            for rows in (np.flatnonzero(self.task_index == t) for t in range(self.n_tasks))
-        ]
-        rows = np.sort(np.concatenate(keep)).astype(np.intp)
-        return self._derive(rows, note=f"sample of {per_task} input(s) per task (seed={seed})")
+        rows = _sample_rows(self, per_task, seed)
+        return _derive(self, rows, note=f"sample of {per_task} input(s) per task (seed={seed})")
 
     def random_split(self, test_size: float = 0.2, seed: int = 0) -> tuple[Benchmark, Benchmark]:
         """Split the inputs at random into train and test, stratified by task.
@@ -999,56 +680,8 @@ class Benchmark:
             BenchmarkFormatError: If ``test_size`` is not in ``(0, 1)`` or a part would
                 be empty.
         """
-        if (
-            isinstance(test_size, bool)
-            or not isinstance(test_size, numbers.Real)
-            or not 0.0 < float(test_size) < 1.0
-        ):
-            msg = f"test_size must be a fraction in (0, 1), got {_short(test_size)}"
-            raise BenchmarkFormatError(msg)
-        n_test = round(float(test_size) * self.n_inputs)
-        if not 0 < n_test < self.n_inputs:
-            msg = (
-                f"test_size={test_size} of {self.n_inputs} inputs leaves an empty train or"
-                " test part"
-            )
-            raise BenchmarkFormatError(msg)
-        counts = np.bincount(self.task_index, minlength=self.n_tasks)
-        exact = counts * float(test_size)
-        quota = np.floor(exact).astype(np.int64)
-        remainder = exact - quota
-        extra = n_test - int(quota.sum())
-        if extra > 0:  # largest remainders first, ties by task order
-            order = np.argsort(-remainder, kind="stable")
-            quota[order[:extra]] += 1
-        rng = np.random.default_rng(seed)
-        is_test = np.zeros(self.n_inputs, dtype=bool)
-        for task in range(self.n_tasks):
-            members = np.flatnonzero(self.task_index == task)
-            is_test[rng.permutation(members)[: int(quota[task])]] = True
+        is_test = _test_rows(self, test_size, seed)
         note = f"random split (test_size={test_size}, seed={seed}, stratified by task)"
-        train = self._derive(np.flatnonzero(~is_test), name=f"{self.name}/train", note=note)
-        test = self._derive(np.flatnonzero(is_test), name=f"{self.name}/test", note=note)
+        train = _derive(self, np.flatnonzero(~is_test), name=f"{self.name}/train", note=note)
+        test = _derive(self, np.flatnonzero(is_test), name=f"{self.name}/test", note=note)
         return train, test
-
-
-def _check_costs(costs: npt.ArrayLike, n: int, models: Sequence[str]) -> npt.NDArray[np.float64]:
-    """Validate an ``(n, M)`` matrix of per-call costs in USD (``NaN`` where unknown)."""
-    try:
-        matrix = np.array(costs, dtype=np.float64)
-    except (TypeError, ValueError) as exc:
-        msg = f"costs must be a numeric (n, M) array of USD per call ({exc})"
-        raise BenchmarkFormatError(msg) from exc
-    if matrix.shape != (n, len(models)):
-        msg = f"costs has shape {matrix.shape}, expected ({n}, {len(models)}) (inputs, models)"
-        raise BenchmarkFormatError(msg)
-    with np.errstate(invalid="ignore"):
-        bad = np.argwhere(np.isinf(matrix) | (matrix < 0.0))
-    if bad.size:
-        i, j = (int(x) for x in bad[0])
-        _fail(
-            f"row {i + 1}",
-            f"cost {float(matrix[i, j])!r} for model {models[j]!r} is not a finite number >= 0"
-            " (USD per call; use NaN where unknown)",
-        )
-    return matrix
