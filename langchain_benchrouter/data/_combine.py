@@ -19,14 +19,8 @@ from typing import TYPE_CHECKING, Any, Literal
 import numpy as np
 import numpy.typing as npt
 
-from langchain_benchrouter.data._checks import (
-    _listing,
-)
-from langchain_benchrouter.data._layouts import (
-    COST_SUFFIXES,
-    METADATA_COLUMNS,
-    RESERVED_COLUMNS,
-)
+from langchain_benchrouter.data._checks import _listing
+from langchain_benchrouter.data._layouts import COST_SUFFIXES, METADATA_COLUMNS, RESERVED_COLUMNS
 from langchain_benchrouter.errors import BenchmarkFormatError, UnknownModelError
 
 if TYPE_CHECKING:  # pragma: no cover

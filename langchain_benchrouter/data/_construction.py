@@ -66,25 +66,41 @@ def _check_models(models: Sequence[str]) -> list[str]:
     return model_names
 
 
-def _check_scores(scores: npt.ArrayLike, n: int, models: Sequence[str]) -> npt.NDArray[np.float64]:
-    """The ``(n, M)`` scores: in ``[0, 1]`` or ``NaN``, every model scored somewhere."""
+def _numeric_matrix(
+    values: npt.ArrayLike, n: int, models: Sequence[str], what: str, unit: str = ""
+) -> npt.NDArray[np.float64]:
+    """``values`` as a float64 ``(n, M)`` matrix; ``what`` and ``unit`` word the errors."""
     try:
-        matrix = np.array(scores, dtype=np.float64)
+        matrix = np.array(values, dtype=np.float64)
     except (TypeError, ValueError) as exc:
-        msg = f"scores must be a numeric (n, M) array ({exc})"
+        msg = f"{what} must be a numeric (n, M) array{unit} ({exc})"
         raise BenchmarkFormatError(msg) from exc
     if matrix.shape != (n, len(models)):
-        msg = f"scores has shape {matrix.shape}, expected ({n}, {len(models)}) (inputs, models)"
+        msg = f"{what} has shape {matrix.shape}, expected ({n}, {len(models)}) (inputs, models)"
         raise BenchmarkFormatError(msg)
+    return matrix
+
+
+def _reject_first(
+    bad: npt.NDArray[np.bool_],
+    matrix: npt.NDArray[np.float64],
+    models: Sequence[str],
+    noun: str,
+    problem: str,
+) -> None:
+    """Fail on the first ``bad`` cell: ``"<noun> <value> for model <m> <problem>"``."""
+    found = np.argwhere(bad)
+    if found.size:
+        i, j = (int(x) for x in found[0])
+        _fail(f"row {i + 1}", f"{noun} {float(matrix[i, j])!r} for model {models[j]!r} {problem}")
+
+
+def _check_scores(scores: npt.ArrayLike, n: int, models: Sequence[str]) -> npt.NDArray[np.float64]:
+    """The ``(n, M)`` scores: in ``[0, 1]`` or ``NaN``, every model scored somewhere."""
+    matrix = _numeric_matrix(scores, n, models, "scores")
     with np.errstate(invalid="ignore"):
-        bad = np.argwhere(np.isinf(matrix) | (matrix < 0.0) | (matrix > 1.0))
-    if bad.size:
-        i, j = (int(x) for x in bad[0])
-        _fail(
-            f"row {i + 1}",
-            f"score {float(matrix[i, j])!r} for model {models[j]!r} is not in [0, 1]"
-            " (use NaN for a missing score)",
-        )
+        bad = np.isinf(matrix) | (matrix < 0.0) | (matrix > 1.0)
+    _reject_first(bad, matrix, models, "score", "is not in [0, 1] (use NaN for a missing score)")
     unscored = _unscored(models, ~np.isnan(matrix))
     if unscored:
         msg = f"model(s) {_listing(unscored)} have no scores at all"
@@ -134,23 +150,16 @@ def _check_references(references: Sequence[str | None] | None, n: int) -> list[s
 
 def _check_costs(costs: npt.ArrayLike, n: int, models: Sequence[str]) -> npt.NDArray[np.float64]:
     """Validate an ``(n, M)`` matrix of per-call costs in USD (``NaN`` where unknown)."""
-    try:
-        matrix = np.array(costs, dtype=np.float64)
-    except (TypeError, ValueError) as exc:
-        msg = f"costs must be a numeric (n, M) array of USD per call ({exc})"
-        raise BenchmarkFormatError(msg) from exc
-    if matrix.shape != (n, len(models)):
-        msg = f"costs has shape {matrix.shape}, expected ({n}, {len(models)}) (inputs, models)"
-        raise BenchmarkFormatError(msg)
+    matrix = _numeric_matrix(costs, n, models, "costs", " of USD per call")
     with np.errstate(invalid="ignore"):
-        bad = np.argwhere(np.isinf(matrix) | (matrix < 0.0))
-    if bad.size:
-        i, j = (int(x) for x in bad[0])
-        _fail(
-            f"row {i + 1}",
-            f"cost {float(matrix[i, j])!r} for model {models[j]!r} is not a finite number >= 0"
-            " (USD per call; use NaN where unknown)",
-        )
+        bad = np.isinf(matrix) | (matrix < 0.0)
+    _reject_first(
+        bad,
+        matrix,
+        models,
+        "cost",
+        "is not a finite number >= 0 (USD per call; use NaN where unknown)",
+    )
     return matrix
 
 

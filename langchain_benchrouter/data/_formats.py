@@ -16,12 +16,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from langchain_benchrouter.data._checks import (
-    _check_model_info,
-    _fail,
-    _listing,
-    _short,
-)
+from langchain_benchrouter.data._checks import _check_model_info, _fail, _listing, _short
 
 _GENERIC_STEMS = frozenset({"instances", "data", "scores", "benchmark", "results"})
 _DATA_FILE_NAMES: tuple[str, ...] = (
@@ -325,3 +320,16 @@ def _read_file(path: Path) -> bytes:
         return path.read_bytes()
     except OSError as exc:
         _fail(str(path), f"cannot read the file ({exc.strerror or exc})")
+
+
+def _read_json_file(path: Path) -> Any:
+    """Read one JSON document (UTF-8, a BOM allowed) from ``path``."""
+    try:
+        data = path.read_bytes()
+    except OSError as exc:
+        _fail(str(path), f"cannot read the file ({exc.strerror or exc})")
+    text = _decode(data, str(path))
+    try:
+        return json.loads(text)
+    except json.JSONDecodeError as exc:
+        _fail(f"{path}, line {exc.lineno}", f"invalid JSON ({exc.msg} at column {exc.colno})")

@@ -29,13 +29,7 @@ from langchain_benchrouter.data._formats import (
     _Table,
     _union_columns,
 )
-from langchain_benchrouter.data._layouts import (
-    Layout,
-    _build_long,
-    _build_wide,
-    _Parsed,
-    _unscored,
-)
+from langchain_benchrouter.data._layouts import Layout, _build_long, _build_wide, _Parsed, _unscored
 from langchain_benchrouter.errors import BenchmarkFormatError
 
 

@@ -9,7 +9,7 @@ what the original already checked.
 from __future__ import annotations
 
 import numbers
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from typing import TYPE_CHECKING
 
 import numpy as np
@@ -96,13 +96,25 @@ def _picked_rows(rows: npt.ArrayLike, n: int) -> npt.NDArray[np.intp]:
     return picked.astype(np.intp)
 
 
+def _known_names(
+    value: str | Iterable[str],
+    kind: str,
+    known: Sequence[str],
+    limit: int,
+    error: type[Exception],
+) -> list[str]:
+    """The names given, each a ``kind`` among ``known``, else ``error`` names the others."""
+    names = _name_list(value, f"{kind} names")
+    unknown = [x for x in names if x not in known]
+    if unknown:
+        msg = f"unknown {kind}(s) {_listing(unknown)}; known {kind}s: {_listing(known, limit)}"
+        raise error(msg)
+    return names
+
+
 def _task_rows(bench: Benchmark, tasks: str | Iterable[str]) -> npt.NDArray[np.bool_]:
     """``bool (n,)``: the inputs of the named tasks (all known)."""
-    names = _name_list(tasks, "task names")
-    unknown = [t for t in names if t not in bench.task_names]
-    if unknown:
-        msg = f"unknown task(s) {_listing(unknown)}; known tasks: {_listing(bench.task_names, 30)}"
-        raise BenchmarkFormatError(msg)
+    names = _known_names(tasks, "task", bench.task_names, 30, BenchmarkFormatError)
     wanted = np.zeros(bench.n_tasks, dtype=bool)
     wanted[[bench.task_names.index(t) for t in names]] = True
     return wanted[bench.task_index]
@@ -110,11 +122,7 @@ def _task_rows(bench: Benchmark, tasks: str | Iterable[str]) -> npt.NDArray[np.b
 
 def _model_columns(bench: Benchmark, models: str | Iterable[str]) -> npt.NDArray[np.intp]:
     """The columns of the named models (known, at least one, none repeated), in order."""
-    names = _name_list(models, "model names")
-    unknown = [m for m in names if m not in bench.model_info]
-    if unknown:
-        msg = f"unknown model(s) {_listing(unknown)}; known models: {_listing(bench.models, 40)}"
-        raise UnknownModelError(msg)
+    names = _known_names(models, "model", bench.models, 40, UnknownModelError)
     if not names:
         msg = "select_models needs at least one model"
         raise BenchmarkFormatError(msg)

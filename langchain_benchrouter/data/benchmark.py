@@ -34,12 +34,7 @@ from typing import TYPE_CHECKING, Any, Literal, overload
 import numpy as np
 import numpy.typing as npt
 
-from langchain_benchrouter.data._checks import (
-    _PRICE_KEYS,
-    _check_threshold,
-    _count,
-    _listing,
-)
+from langchain_benchrouter.data._checks import _PRICE_KEYS, _check_threshold, _count, _listing
 from langchain_benchrouter.data._combine import (
     OnConflict,
     merge_benchmarks,
@@ -488,13 +483,13 @@ class Benchmark:
         return _derive(self, np.flatnonzero(_task_rows(self, tasks)))
 
     def drop_tasks(self, tasks: str | Iterable[str]) -> Benchmark:
-        """The benchmark without the inputs of some tasks.
+        """The complement of :meth:`select_tasks`: the inputs of all the other tasks.
 
         Args:
-            tasks: A task name or task names.
+            tasks: The task or tasks whose inputs go.
 
         Returns:
-            A new benchmark (inputs keep their order).
+            A new benchmark of the remaining inputs, in their order.
 
         Raises:
             BenchmarkFormatError: If a task is unknown (the message names it) or every

@@ -16,12 +16,7 @@ from typing import Any
 
 import numpy as np
 
-from langchain_benchrouter.data._checks import (
-    _count,
-    _fail,
-    _listing,
-    _short,
-)
+from langchain_benchrouter.data._checks import _count, _fail, _listing, _short
 from langchain_benchrouter.data.benchmark import Benchmark
 from langchain_benchrouter.errors import BenchmarkFormatError
 

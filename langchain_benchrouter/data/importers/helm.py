@@ -13,21 +13,13 @@ and train trial, the statistics of every metric)::
 
 from __future__ import annotations
 
-import json
 import math
 from collections.abc import Iterable, Mapping
 from pathlib import Path
 from typing import Any
 
-from langchain_benchrouter.data._checks import (
-    _count,
-    _fail,
-    _listing,
-    _short,
-)
-from langchain_benchrouter.data._formats import (
-    _decode,
-)
+from langchain_benchrouter.data._checks import _count, _fail, _listing, _short
+from langchain_benchrouter.data._formats import _read_json_file
 from langchain_benchrouter.data.benchmark import Benchmark
 from langchain_benchrouter.data.importers._common import (
     PathLike,
@@ -129,17 +121,6 @@ def from_helm(
     return _assemble(runs, name=name, threshold=threshold, notes=notes, kind="HELM")
 
 
-def _load(path: Path) -> Any:
-    try:
-        data = path.read_bytes()
-    except OSError as exc:
-        _fail(str(path), f"cannot read the file ({exc.strerror or exc})")
-    try:
-        return json.loads(_decode(data, str(path)))
-    except json.JSONDecodeError as exc:
-        _fail(f"{path}, line {exc.lineno}", f"invalid JSON ({exc.msg} at column {exc.colno})")
-
-
 def _get(obj: Any, key: str, where: str, kind: type | tuple[type, ...]) -> Any:
     if not isinstance(obj, Mapping):
         _fail(where, f"expected a JSON object, got {_short(obj)}")
@@ -165,11 +146,11 @@ def _read_run(
     state_path = directory / "scenario_state.json"
     stats_path = directory / "per_instance_stats.json"
     spec_path = directory / "run_spec.json"
-    state = _load(state_path)
+    state = _read_json_file(state_path)
     adapter = _get(state, "adapter_spec", str(state_path), dict)
     run_name = directory.name
     if spec_path.is_file():
-        spec = _load(spec_path)
+        spec = _read_json_file(spec_path)
         run_name = _get(spec, "name", str(spec_path), str)
         adapter = _get(spec, "adapter_spec", str(spec_path), dict)
     model = _get(adapter, "model", f"{state_path}, adapter_spec", str)
@@ -214,7 +195,7 @@ def _read_run(
         _fail(str(state_path), "no unperturbed instance in request_states")
 
     # per-instance stats: {instance: {metric: [mean per train trial]}}
-    stats_doc = _load(stats_path)
+    stats_doc = _read_json_file(stats_path)
     if not isinstance(stats_doc, list):
         _fail(str(stats_path), f"expected a JSON array, got {type(stats_doc).__name__}")
     values: dict[str, dict[str, list[tuple[float, str]]]] = {}

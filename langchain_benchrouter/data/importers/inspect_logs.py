@@ -7,12 +7,7 @@ from collections.abc import Iterable, Sequence
 from pathlib import Path
 from typing import Any
 
-from langchain_benchrouter.data._checks import (
-    _count,
-    _fail,
-    _listing,
-    _short,
-)
+from langchain_benchrouter.data._checks import _count, _fail, _listing, _short
 from langchain_benchrouter.data.benchmark import Benchmark
 from langchain_benchrouter.data.importers._common import (
     PathLike,

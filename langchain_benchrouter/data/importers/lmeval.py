@@ -15,22 +15,17 @@ Older versions (before 0.4.3 or so) wrote ``arguments`` as a list of lists
 
 from __future__ import annotations
 
-import json
 import math
 import re
 from collections.abc import Iterable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
-from langchain_benchrouter.data._checks import (
-    _count,
-    _fail,
-    _listing,
-    _short,
-)
+from langchain_benchrouter.data._checks import _count, _fail, _listing, _short
 from langchain_benchrouter.data._formats import (
     _decode,
     _decompress,
+    _read_json_file,
     _read_json_lines,
 )
 from langchain_benchrouter.data.benchmark import Benchmark
@@ -150,18 +145,6 @@ def from_lm_eval(
     return _assemble(runs, name=name, threshold=threshold, notes=notes, kind="lm-eval")
 
 
-def _load_json(path: Path) -> Any:
-    try:
-        data = path.read_bytes()
-    except OSError as exc:
-        _fail(str(path), f"cannot read the file ({exc.strerror or exc})")
-    text = _decode(data, str(path))
-    try:
-        return json.loads(text)
-    except json.JSONDecodeError as exc:
-        _fail(f"{path}, line {exc.lineno}", f"invalid JSON ({exc.msg} at column {exc.colno})")
-
-
 def _results_for(directory: Path, stamp: str) -> tuple[Path | None, dict[str, Any] | None]:
     """The ``results_*.json`` of a run: same timestamp, else the only one in the dir."""
     exact = directory / f"results_{stamp}.json"
@@ -170,7 +153,7 @@ def _results_for(directory: Path, stamp: str) -> tuple[Path | None, dict[str, An
         candidates = sorted(p for p in directory.glob("results_*.json") if _RESULTS.match(p.name))
         if len(candidates) != 1:
             return None, None
-    doc = _load_json(candidates[0])
+    doc = _read_json_file(candidates[0])
     if not isinstance(doc, dict):
         _fail(str(candidates[0]), f"expected a JSON object, got {type(doc).__name__}")
     return candidates[0], doc

@@ -23,17 +23,8 @@ import math
 from collections.abc import Sequence
 from typing import Any
 
-from langchain_benchrouter.data._checks import (
-    _count,
-    _fail,
-    _listing,
-    _short,
-)
-from langchain_benchrouter.data._formats import (
-    _NonFinite,
-    _read_bytes,
-    _Table,
-)
+from langchain_benchrouter.data._checks import _count, _fail, _listing, _short
+from langchain_benchrouter.data._formats import _NonFinite, _read_bytes, _Table
 from langchain_benchrouter.data.benchmark import Benchmark
 from langchain_benchrouter.data.importers._common import (
     PathLike,
