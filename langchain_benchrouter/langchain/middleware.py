@@ -7,7 +7,6 @@ nothing else in this library imports it.
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable, Mapping, Sequence
-from contextlib import suppress
 from functools import partial
 from typing import Annotated, Any, Literal, NotRequired, cast
 
@@ -19,16 +18,12 @@ from typing_extensions import override
 
 from langchain_benchrouter.core.router import Router
 from langchain_benchrouter.errors import ModelTimeoutError, RoutingInputError
+from langchain_benchrouter.langchain._decision import Decision, next_or_raise, outcome_info
+from langchain_benchrouter.langchain._names import check_options
+from langchain_benchrouter.langchain._timeouts import await_with_timeout, call_with_timeout
 from langchain_benchrouter.langchain.messages import RoutingScope
 from langchain_benchrouter.langchain.models import LazyChatModel
-from langchain_benchrouter.langchain.runnable import (
-    DECISION_ATTR,
-    RoutedChatModel,
-    _await_with_timeout,
-    _call_with_timeout,
-    _check_options,
-    error_decision,
-)
+from langchain_benchrouter.langchain.runnable import RoutedChatModel
 
 try:
     from langchain.agents.middleware import AgentMiddleware, AgentState, ModelRequest, ModelResponse
@@ -126,7 +121,7 @@ class RouterMiddleware(AgentMiddleware[RouterState, Any, Any]):
     ) -> None:
         super().__init__()
         valid = set(RoutedChatModel.model_fields) - set(_NOT_OPTIONS)
-        _check_options(type(self).__name__, options, valid | set(_OWN_OPTIONS))
+        check_options(type(self).__name__, options, valid | set(_OWN_OPTIONS))
         if route_on not in ("agent_run", "model_call"):
             msg = f"route_on must be 'agent_run' or 'model_call', got {route_on!r}"
             raise RoutingInputError(msg)
@@ -153,52 +148,64 @@ class RouterMiddleware(AgentMiddleware[RouterState, Any, Any]):
         return self._as_state((await run_in_executor(None, decide, [list(messages)], [config]))[0])
 
     @staticmethod
-    def _as_state(decision: Any) -> dict[str, Any]:
+    def _as_state(decision: Decision | Exception) -> dict[str, Any]:
         if isinstance(decision, Exception):
             raise decision
-        return {**decision.info, "ranking": list(decision.ranking)}
+        return decision.record()
+
+    def _route_at(self, when: str, state: RouterState) -> dict[str, Any] | None:
+        """The state update routing at ``when``, if ``route_on`` is ``when``."""
+        return {STATE_KEY: self._decide(state["messages"])} if self.route_on == when else None
+
+    async def _aroute_at(self, when: str, state: RouterState) -> dict[str, Any] | None:
+        """Async :meth:`_route_at`."""
+        if self.route_on != when:
+            return None
+        return {STATE_KEY: await self._adecide(state["messages"])}
 
     @override
     def before_agent(self, state: RouterState, runtime: Runtime[Any]) -> dict[str, Any] | None:
         """Route once per agent run on the latest human message."""
-        if self.route_on != "agent_run":
-            return None
-        return {STATE_KEY: self._decide(state["messages"])}
+        return self._route_at("agent_run", state)
+
+    @override
+    def before_model(self, state: RouterState, runtime: Runtime[Any]) -> dict[str, Any] | None:
+        """Route before each model call when ``route_on="model_call"``."""
+        return self._route_at("model_call", state)
 
     @override
     async def abefore_agent(
         self, state: RouterState, runtime: Runtime[Any]
     ) -> dict[str, Any] | None:
         """Async :meth:`before_agent`; routing runs in an executor."""
-        if self.route_on != "agent_run":
-            return None
-        return {STATE_KEY: await self._adecide(state["messages"])}
-
-    @override
-    def before_model(self, state: RouterState, runtime: Runtime[Any]) -> dict[str, Any] | None:
-        """Route before each model call when ``route_on="model_call"``."""
-        if self.route_on != "model_call":
-            return None
-        return {STATE_KEY: self._decide(state["messages"])}
+        return await self._aroute_at("agent_run", state)
 
     @override
     async def abefore_model(
         self, state: RouterState, runtime: Runtime[Any]
     ) -> dict[str, Any] | None:
         """Async :meth:`before_model`."""
-        if self.route_on != "model_call":
-            return None
-        return {STATE_KEY: await self._adecide(state["messages"])}
+        return await self._aroute_at("model_call", state)
 
     # ------------------------------------------------------------------ applying
+    async def _adecision(self, request: ModelRequest[Any]) -> Decision:
+        """The decision stored in the state, or one made now (async)."""
+        stored = self._stored(request)
+        return Decision.from_record(stored or await self._adecide(request.messages))
+
+    def _decision(self, request: ModelRequest[Any]) -> Decision:
+        """The decision stored in the state, or one made now."""
+        return Decision.from_record(self._stored(request) or self._decide(request.messages))
+
     def _stored(self, request: ModelRequest[Any]) -> dict[str, Any] | None:
         stored = request.state.get(STATE_KEY)
         if isinstance(stored, dict) and stored.get("model") in self.models:
             return stored
         return None
 
-    def _candidates(self, decision: dict[str, Any]) -> list[str]:
-        ranking = [m for m in decision.get("ranking") or [decision["model"]] if m in self.models]
+    def _candidates(self, decision: Decision) -> list[str]:
+        """The models to try: the ranking's configured ones (a stored state may be stale)."""
+        ranking = [m for m in decision.ranking if m in self.models]
         return ranking[: 1 + self.runnable.fallbacks]
 
     @staticmethod
@@ -217,34 +224,8 @@ class RouterMiddleware(AgentMiddleware[RouterState, Any, Any]):
         chat = model.get() if isinstance(model, LazyChatModel) else model
         return cast("BaseChatModel", chat)
 
-    def _timeout_error(self, name: str) -> ModelTimeoutError:
-        timeout = self.runnable.model_timeout
-        msg = f"model {name!r} did not answer within model_timeout={timeout}s"
-        return ModelTimeoutError(msg)
-
-    @staticmethod
-    def _surface(
-        exc: BaseException, decision: dict[str, Any], name: str, failed: list[dict[str, str]]
-    ) -> None:
-        """Attach the decision to the final model error (see ``error_decision``)."""
-        if error_decision(exc) is not None:
-            return
-        last = {"model": name, "error": f"{type(exc).__name__}: {exc}"[:500]}
-        info = {**decision, "failed_model": name, "attempts": [*failed, last]}
-        with suppress(AttributeError, TypeError):
-            setattr(exc, DECISION_ATTR, info)
-        tried = ", ".join(a["model"] for a in info["attempts"])
-        exc.add_note(
-            f"benchrouter: routed to {decision['model']!r}; models tried: {tried}; "
-            f"see the exception's {DECISION_ATTR!r} attribute"
-        )
-
-    @staticmethod
-    def _info(decision: dict[str, Any], used: str, failed: list[dict[str, str]]) -> dict[str, Any]:
-        info = {k: v for k, v in decision.items() if k != "ranking"}
-        if failed:
-            info.update(model=used, routed_model=decision["model"], fallback_from=failed)
-        return info
+    def _limit(self, name: str) -> tuple[float | None, Callable[[], ModelTimeoutError]]:
+        return self.runnable._calls.limit(name)
 
     @override
     def wrap_model_call(
@@ -253,23 +234,16 @@ class RouterMiddleware(AgentMiddleware[RouterState, Any, Any]):
         handler: Callable[[ModelRequest[Any]], ModelResponse[Any]],
     ) -> ModelResponse[Any]:
         """Call the chosen model (and, if enabled, the next-ranked ones on failure)."""
-        decision = self._stored(request) or self._decide(request.messages)
+        decision = self._decision(request)
         candidates = self._candidates(decision)
-        failed: list[dict[str, str]] = []
         for k, name in enumerate(candidates):
             try:
-                response = _call_with_timeout(
-                    partial(handler, request.override(model=self._chat(name))),
-                    self.runnable.model_timeout,
-                    partial(self._timeout_error, name),
-                )
+                call = partial(handler, request.override(model=self._chat(name)))
+                response = call_with_timeout(call, *self._limit(name))
             except Exception as exc:
-                if not isinstance(exc, self.runnable.fallback_on) or k + 1 == len(candidates):
-                    self._surface(exc, decision, name, failed)
-                    raise
-                failed.append({"model": name, "error": f"{type(exc).__name__}: {exc}"})
+                next_or_raise(exc, decision, candidates, k, self.runnable.fallback_on)
                 continue
-            return self._annotate(response, self._info(decision, name, failed))
+            return self._annotate(response, outcome_info(decision, name))
         raise AssertionError  # pragma: no cover - the loop returns or raises
 
     @override
@@ -279,21 +253,14 @@ class RouterMiddleware(AgentMiddleware[RouterState, Any, Any]):
         handler: Callable[[ModelRequest[Any]], Awaitable[ModelResponse[Any]]],
     ) -> ModelResponse[Any]:
         """Async :meth:`wrap_model_call`."""
-        decision = self._stored(request) or await self._adecide(request.messages)
+        decision = await self._adecision(request)
         candidates = self._candidates(decision)
-        failed: list[dict[str, str]] = []
         for k, name in enumerate(candidates):
             try:
-                response = await _await_with_timeout(
-                    handler(request.override(model=self._chat(name))),
-                    self.runnable.model_timeout,
-                    partial(self._timeout_error, name),
-                )
+                call = handler(request.override(model=self._chat(name)))
+                response = await await_with_timeout(call, *self._limit(name))
             except Exception as exc:
-                if not isinstance(exc, self.runnable.fallback_on) or k + 1 == len(candidates):
-                    self._surface(exc, decision, name, failed)
-                    raise
-                failed.append({"model": name, "error": f"{type(exc).__name__}: {exc}"})
+                next_or_raise(exc, decision, candidates, k, self.runnable.fallback_on)
                 continue
-            return self._annotate(response, self._info(decision, name, failed))
+            return self._annotate(response, outcome_info(decision, name))
         raise AssertionError  # pragma: no cover

@@ -260,30 +260,14 @@ class LazyChatModel(RunnableSerializable[Any, Any]):
             yield chunk
 
     @override
-    def batch(
-        self,
-        inputs: list[Any],
-        config: RunnableConfig | list[RunnableConfig] | None = None,
-        *,
-        return_exceptions: bool = False,
-        **kwargs: Any | None,
-    ) -> list[Any]:
-        """Create the model if needed and ``batch`` on it."""
-        return self.get().batch(inputs, config, return_exceptions=return_exceptions, **kwargs)
+    def batch(self, inputs: list[Any], config: Any = None, **kwargs: Any) -> list[Any]:
+        """Create the model if needed and ``batch`` on it (``return_exceptions`` ... passed on)."""
+        return self.get().batch(inputs, config, **kwargs)
 
     @override
-    async def abatch(
-        self,
-        inputs: list[Any],
-        config: RunnableConfig | list[RunnableConfig] | None = None,
-        *,
-        return_exceptions: bool = False,
-        **kwargs: Any | None,
-    ) -> list[Any]:
+    async def abatch(self, inputs: list[Any], config: Any = None, **kwargs: Any) -> list[Any]:
         """Create the model if needed and ``abatch`` on it."""
-        return await self.get().abatch(
-            inputs, config, return_exceptions=return_exceptions, **kwargs
-        )
+        return await self.get().abatch(inputs, config, **kwargs)
 
     def __getattr__(self, attr: str) -> Any:
         """Delegate ``bind_tools``, ``with_structured_output`` ... to the created model."""
