@@ -10,6 +10,7 @@ from langchain_core.output_parsers import StrOutputParser
 from langchain_core.prompts import ChatPromptTemplate
 from langchain_core.tools import tool
 from pydantic import BaseModel
+from test_lexical import _records as lexical_records
 from test_runnable_support import (
     CODE,
     CODE_Q,
@@ -25,6 +26,7 @@ from test_runnable_support import (
 )
 
 from langchain_benchrouter.core.router import Router
+from langchain_benchrouter.data.benchmark import Benchmark
 from langchain_benchrouter.errors import (
     ModelConfigError,
     NotFittedError,
@@ -393,6 +395,35 @@ def test_cost_weight_trades_score_for_cost(router: Router) -> None:
     )
     with pytest.raises(ValueError, match="no cost is known"):
         make(router, costs={MATH: 1.0}, cost_weight=1.0)
+
+
+def test_cost_aware_route_keeps_the_lexical_decision() -> None:
+    # Model b wins the "integral" inputs the kNN does not tell apart: the lexical step
+    # switches the third input to b, with costs as without.
+    router = Router(embedder="hashing", cache_dir=False).fit(
+        Benchmark.from_records(lexical_records())
+    )
+    queries = [
+        "history question garden winter integral",
+        "history question garden winter letter",
+        "physics question bridge forest market integral",
+    ]
+    costs = {"a": 0.0, "b": 0.01}
+    expected = router.route(queries, cost_weight=1.0, costs=costs)
+    assert expected.lexical is not None and expected.lexical.tolist() == [False, False, True]
+    models = {"a": FakeChat(label="a"), "b": FakeChat(label="b")}
+    llm = RoutedChatModel(router=router, models=models, costs=costs, cost_weight=1.0)
+    infos = [o.response_metadata["benchrouter"] for o in llm.batch(queries)]
+    assert [i["model"] for i in infos] == list(expected) == ["b", "a", "b"]
+    assert [i["lexical_switch"] for i in infos] == [False, False, True]
+    assert infos[2]["cost"] == costs and infos[2]["cost_weight"] == 1.0
+    # Per-token costs (per input) keep the flag too.
+    per_token = RoutedChatModel(
+        router=router, models=models, token_costs={"a": 0.0, "b": 1e-6}, cost_weight=1.0
+    )
+    infos = [o.response_metadata["benchrouter"] for o in per_token.batch(queries)]
+    assert [i["lexical_switch"] for i in infos] == [False, False, True]
+    assert [i["model"] for i in infos] == ["b", "a", "b"]
 
 
 # --------------------------------------------------------------------------- per task
