@@ -9,7 +9,6 @@ in what order to fall back.
 
 from __future__ import annotations
 
-import difflib
 from collections.abc import Collection, Mapping
 from dataclasses import dataclass
 from typing import Any
@@ -20,27 +19,7 @@ from langchain_benchrouter.core.router import Router
 from langchain_benchrouter.errors import ModelConfigError, RoutingInputError, UnknownModelError
 from langchain_benchrouter.langchain.models import LazyChatModel
 
-__all__ = ["ModelNames", "chat_models", "check_options"]
-
-
-def check_options(owner: str, given: Collection[str], valid: Collection[str]) -> None:
-    """Refuse keyword options ``owner`` does not take, naming the closest valid one.
-
-    Args:
-        owner: the class being configured, for the message.
-        given: the keywords passed.
-        valid: the keywords ``owner`` accepts.
-
-    Raises:
-        RoutingInputError: a keyword is not in ``valid``.
-    """
-    for key in given:
-        if key in valid:
-            continue
-        close = difflib.get_close_matches(key, sorted(valid), n=1, cutoff=0.6)
-        hint = f"did you mean {close[0]!r}?" if close else f"valid options: {sorted(valid)}"
-        msg = f"{owner}: unknown option {key!r}; {hint}"
-        raise RoutingInputError(msg)
+__all__ = ["ModelNames", "chat_models"]
 
 
 def chat_models(models: Any) -> dict[Any, Runnable[Any, Any]]:

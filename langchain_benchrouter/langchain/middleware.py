@@ -19,7 +19,7 @@ from typing_extensions import override
 from langchain_benchrouter.core.router import Router
 from langchain_benchrouter.errors import ModelTimeoutError, RoutingInputError
 from langchain_benchrouter.langchain._decision import Decision, next_or_raise, outcome_info
-from langchain_benchrouter.langchain._names import check_options
+from langchain_benchrouter.langchain._options import check_options
 from langchain_benchrouter.langchain._timeouts import await_with_timeout, call_with_timeout
 from langchain_benchrouter.langchain.messages import RoutingScope
 from langchain_benchrouter.langchain.models import LazyChatModel

@@ -23,6 +23,7 @@ from pydantic import PrivateAttr
 from typing_extensions import override
 
 from langchain_benchrouter.errors import ModelConfigError
+from langchain_benchrouter.langchain._options import check_options
 
 __all__ = ["LazyChatModel", "parse_model_string", "resolve_chat_model"]
 
@@ -197,9 +198,10 @@ class LazyChatModel(RunnableSerializable[Any, Any]):
     _model: Runnable[Any, Any] | None = PrivateAttr(default=None)
     _error: ModelConfigError | None = PrivateAttr(default=None)
 
-    def __init__(self, *, spec: str, name: str) -> None:
-        super().__init__(spec=spec, name=name)  # type: ignore[call-arg]
-        parse_model_string(spec, name=name)
+    def __init__(self, **data: Any) -> None:
+        check_options(type(self).__name__, data, ("spec", "name"))
+        super().__init__(**data)
+        parse_model_string(self.spec, name=self.name)
 
     @property
     def resolved(self) -> bool:

@@ -44,7 +44,8 @@ from langchain_benchrouter.langchain._decision import (
 )
 from langchain_benchrouter.langchain._fallbacks import RoutedCall
 from langchain_benchrouter.langchain._model_calls import ModelCalls
-from langchain_benchrouter.langchain._names import ModelNames, chat_models, check_options
+from langchain_benchrouter.langchain._names import ModelNames, chat_models
+from langchain_benchrouter.langchain._options import check_options
 from langchain_benchrouter.langchain.messages import RoutingScope, routing_text
 
 __all__ = [

@@ -9,7 +9,7 @@ from typing import Any
 import pytest
 from langchain_core.language_models.fake_chat_models import FakeListChatModel
 
-from langchain_benchrouter.errors import ModelConfigError
+from langchain_benchrouter.errors import ModelConfigError, RoutingInputError
 from langchain_benchrouter.langchain.models import (
     LazyChatModel,
     parse_model_string,
@@ -33,6 +33,12 @@ def test_malformed_strings_are_refused(spec: str) -> None:
 def test_unknown_provider_suggests_the_closest() -> None:
     with pytest.raises(ModelConfigError, match="did you mean 'openai'"):
         parse_model_string("opnai:gpt-4o", name="small")
+
+
+def test_lazy_model_refuses_unknown_keywords_naming_the_closest() -> None:
+    with pytest.raises(RoutingInputError, match=r"unknown option 'nmae'; did you mean 'name'\?"):
+        LazyChatModel(spec=ABSENT, nmae="claude")
+    assert LazyChatModel(spec=ABSENT, name="claude").name == "claude"
 
 
 def test_parse_keeps_colons_in_the_model_part() -> None:
