@@ -18,6 +18,7 @@ import math
 import os
 import time
 from collections.abc import AsyncIterator, Callable, Iterator, Mapping, Sequence
+from dataclasses import dataclass
 from functools import partial
 from typing import TYPE_CHECKING, Any, cast
 
@@ -370,8 +371,8 @@ class Experiment(RunnableSerializable[LanguageModelInput, Any]):
         )
 
     def _prepare(
-        self, input: Any, config: RunnableConfig | None
-    ) -> tuple[RunnableConfig, str, str]:
+        self, input: Any, config: RunnableConfig | None, kwargs: dict[str, Any]
+    ) -> tuple[RunnableConfig, _Call]:
         config = ensure_config(config)
         hashed = unit_hash(self.experiment_salt, self.unit_key_of(input, config))
         arm = _pick(_bucket(hashed), self._arm_names, self._arm_weights)
@@ -386,7 +387,8 @@ class Experiment(RunnableSerializable[LanguageModelInput, Any]):
         if model is not None:
             metadata["benchrouter_model"] = model
             tags.append(f"model:{model}")
-        return cast("RunnableConfig", {**config, "metadata": metadata, "tags": tags}), arm, hashed
+        config = cast("RunnableConfig", {**config, "metadata": metadata, "tags": tags})
+        return config, _Call(arm, hashed, kwargs)
 
     @staticmethod
     def _tag_run(run_manager: Any, model: str | None, static: str | None) -> None:
@@ -406,21 +408,20 @@ class Experiment(RunnableSerializable[LanguageModelInput, Any]):
     # ------------------------------------------------------------------ logging
     def _exposure(
         self,
-        *,
-        arm: str,
-        hashed: str,
+        call: _Call,
         run_id: str,
         output: Any,
         latency: float,
         error: BaseException | None,
     ) -> Exposure:
+        arm = call.arm
         message = _message_of(output)
         model = self._model_of(arm, message)
         tin, tout, total = _usage(message)
         return Exposure(
             experiment=self.name,
             arm=arm,
-            unit_hash=hashed,
+            unit_hash=call.hashed,
             run_id=run_id,
             model=model,
             latency_s=latency,
@@ -453,27 +454,44 @@ class Experiment(RunnableSerializable[LanguageModelInput, Any]):
         }
         return _annotate(output, info)
 
+    def _begin(
+        self, run_manager: Any, config: RunnableConfig, call: _Call
+    ) -> tuple[RunnableConfig, Callable[..., Exposure]]:
+        """The arm's config, and the timer that makes this run's exposure.
+
+        ``timed(output, error=None, first=False)`` is the exposure with the latency from
+        now (0 for the ``first`` chunk of a stream, whose model is known by then).
+        """
+        child = patch_config(config, callbacks=run_manager.get_child())
+        start = time.perf_counter()
+        run_id = str(run_manager.run_id)
+
+        def timed(output: Any, error: BaseException | None = None, first: bool = False) -> Exposure:
+            latency = 0.0 if first else time.perf_counter() - start
+            return self._exposure(call, run_id, output, latency, error)
+
+        return child, timed
+
+    def _ended(self, run_manager: Any, call: _Call, exposure: Exposure) -> Exposure:
+        """Tag the run with the model the arm chose; returns ``exposure``, to be logged."""
+        self._tag_run(run_manager, exposure.model, self._static_model(call.arm))
+        return exposure
+
     # ------------------------------------------------------------------ invoke
     def _run(
         self,
         value: Any,
         run_manager: CallbackManagerForChainRun,
         config: RunnableConfig,
-        *,
-        arm: str,
-        hashed: str,
-        kwargs: dict[str, Any],
+        call: _Call,
     ) -> Any:
-        child = patch_config(config, callbacks=run_manager.get_child())
-        start = time.perf_counter()
-        record = partial(self._exposure, arm=arm, hashed=hashed, run_id=str(run_manager.run_id))
+        child, timed = self._begin(run_manager, config, call)
         try:
-            output = self.arms[arm].invoke(value, child, **kwargs)
+            output = self.arms[call.arm].invoke(value, child, **call.kwargs)
         except BaseException as exc:
-            self._write(record(output=None, latency=time.perf_counter() - start, error=exc))
+            self._write(timed(None, exc))
             raise
-        exposure = record(output=output, latency=time.perf_counter() - start, error=None)
-        self._tag_run(run_manager, exposure.model, self._static_model(arm))
+        exposure = self._ended(run_manager, call, timed(output))
         self._write(exposure)
         return self._finish(exposure, output)
 
@@ -482,22 +500,15 @@ class Experiment(RunnableSerializable[LanguageModelInput, Any]):
         value: Any,
         run_manager: AsyncCallbackManagerForChainRun,
         config: RunnableConfig,
-        *,
-        arm: str,
-        hashed: str,
-        kwargs: dict[str, Any],
+        call: _Call,
     ) -> Any:
-        child = patch_config(config, callbacks=run_manager.get_child())
-        start = time.perf_counter()
-        record = partial(self._exposure, arm=arm, hashed=hashed, run_id=str(run_manager.run_id))
+        child, timed = self._begin(run_manager, config, call)
         try:
-            output = await self.arms[arm].ainvoke(value, child, **kwargs)
+            output = await self.arms[call.arm].ainvoke(value, child, **call.kwargs)
         except BaseException as exc:
-            exposure = record(output=None, latency=time.perf_counter() - start, error=exc)
-            await run_in_executor(None, self._write, exposure)
+            await run_in_executor(None, self._write, timed(None, exc))
             raise
-        exposure = record(output=output, latency=time.perf_counter() - start, error=None)
-        self._tag_run(run_manager, exposure.model, self._static_model(arm))
+        exposure = self._ended(run_manager, call, timed(output))
         await run_in_executor(None, self._write, exposure)
         return self._finish(exposure, output)
 
@@ -506,20 +517,16 @@ class Experiment(RunnableSerializable[LanguageModelInput, Any]):
         self, input: LanguageModelInput, config: RunnableConfig | None = None, **kwargs: Any
     ) -> Any:
         """Assign the input to an arm, call it, log the exposure; returns the arm's output."""
-        config, arm, hashed = self._prepare(input, config)
-        return self._call_with_config(
-            partial(self._run, arm=arm, hashed=hashed, kwargs=kwargs), input, config
-        )
+        config, call = self._prepare(input, config, kwargs)
+        return self._call_with_config(partial(self._run, call=call), input, config)
 
     @override
     async def ainvoke(
         self, input: LanguageModelInput, config: RunnableConfig | None = None, **kwargs: Any
     ) -> Any:
         """Async :meth:`invoke` (the log write runs in an executor)."""
-        config, arm, hashed = self._prepare(input, config)
-        return await self._acall_with_config(
-            partial(self._arun, arm=arm, hashed=hashed, kwargs=kwargs), input, config
-        )
+        config, call = self._prepare(input, config, kwargs)
+        return await self._acall_with_config(partial(self._arun, call=call), input, config)
 
     # ------------------------------------------------------------------ streaming
     def _stream_run(
@@ -527,70 +534,42 @@ class Experiment(RunnableSerializable[LanguageModelInput, Any]):
         values: Iterator[Any],
         run_manager: CallbackManagerForChainRun,
         config: RunnableConfig,
-        *,
-        arm: str,
-        hashed: str,
-        kwargs: dict[str, Any],
+        call: _Call,
     ) -> Iterator[Any]:
         value = next(values)
-        child = patch_config(config, callbacks=run_manager.get_child())
-        start = time.perf_counter()
-        record = partial(self._exposure, arm=arm, hashed=hashed, run_id=str(run_manager.run_id))
-        total: Any = None
-        first = True
+        child, timed = self._begin(run_manager, config, call)
+        chunks = _Chunks(self, timed)
         try:
-            for chunk in self.arms[arm].stream(value, child, **kwargs):
-                total = _add(total, chunk)
-                if first:
-                    first = False
-                    # the model is known once the first chunk (with the router's decision) is in
-                    info = record(output=chunk, latency=0.0, error=None)
-                    yield self._finish(info, chunk)
-                else:
-                    yield chunk
+            for chunk in self.arms[call.arm].stream(value, child, **call.kwargs):
+                yield chunks.take(chunk)
         except GeneratorExit:
-            self._write(record(output=total, latency=time.perf_counter() - start, error=None))
+            self._write(timed(chunks.total))
             raise
         except BaseException as exc:
-            self._write(record(output=total, latency=time.perf_counter() - start, error=exc))
+            self._write(timed(chunks.total, exc))
             raise
-        exposure = record(output=total, latency=time.perf_counter() - start, error=None)
-        self._tag_run(run_manager, exposure.model, self._static_model(arm))
-        self._write(exposure)
+        self._write(self._ended(run_manager, call, timed(chunks.total)))
 
     async def _astream_run(
         self,
         values: AsyncIterator[Any],
         run_manager: AsyncCallbackManagerForChainRun,
         config: RunnableConfig,
-        *,
-        arm: str,
-        hashed: str,
-        kwargs: dict[str, Any],
+        call: _Call,
     ) -> AsyncIterator[Any]:
         value = await anext(values)
-        child = patch_config(config, callbacks=run_manager.get_child())
-        start = time.perf_counter()
-        record = partial(self._exposure, arm=arm, hashed=hashed, run_id=str(run_manager.run_id))
-        total: Any = None
-        first = True
+        child, timed = self._begin(run_manager, config, call)
+        chunks = _Chunks(self, timed)
         try:
-            async for chunk in self.arms[arm].astream(value, child, **kwargs):
-                total = _add(total, chunk)
-                if first:
-                    first = False
-                    yield self._finish(record(output=chunk, latency=0.0, error=None), chunk)
-                else:
-                    yield chunk
+            async for chunk in self.arms[call.arm].astream(value, child, **call.kwargs):
+                yield chunks.take(chunk)
         except GeneratorExit:
-            self._write(record(output=total, latency=time.perf_counter() - start, error=None))
+            self._write(timed(chunks.total))
             raise
         except BaseException as exc:
-            exposure = record(output=total, latency=time.perf_counter() - start, error=exc)
-            await run_in_executor(None, self._write, exposure)
+            await run_in_executor(None, self._write, timed(chunks.total, exc))
             raise
-        exposure = record(output=total, latency=time.perf_counter() - start, error=None)
-        self._tag_run(run_manager, exposure.model, self._static_model(arm))
+        exposure = self._ended(run_manager, call, timed(chunks.total))
         await run_in_executor(None, self._write, exposure)
 
     @override
@@ -598,28 +577,22 @@ class Experiment(RunnableSerializable[LanguageModelInput, Any]):
         self, input: LanguageModelInput, config: RunnableConfig | None = None, **kwargs: Any | None
     ) -> Iterator[Any]:
         """Stream the arm's chunks (the first carries the experiment's record); logs at the end."""
-        config, arm, hashed = self._prepare(input, config)
-        yield from self._transform_stream_with_config(
-            iter([input]),
-            partial(self._stream_run, arm=arm, hashed=hashed, kwargs=kwargs),
-            config,
-        )
+        config, call = self._prepare(input, config, kwargs)
+        run = partial(self._stream_run, call=call)
+        yield from self._transform_stream_with_config(iter([input]), run, config)
 
     @override
     async def astream(
         self, input: LanguageModelInput, config: RunnableConfig | None = None, **kwargs: Any | None
     ) -> AsyncIterator[Any]:
         """Async :meth:`stream`."""
-        config, arm, hashed = self._prepare(input, config)
+        config, call = self._prepare(input, config, kwargs)
 
         async def single() -> AsyncIterator[Any]:
             yield input
 
-        async for chunk in self._atransform_stream_with_config(
-            single(),
-            partial(self._astream_run, arm=arm, hashed=hashed, kwargs=kwargs),
-            config,
-        ):
+        run = partial(self._astream_run, call=call)
+        async for chunk in self._atransform_stream_with_config(single(), run, config):
             yield chunk
 
     # ------------------------------------------------------------------ feedback
@@ -704,6 +677,34 @@ class Experiment(RunnableSerializable[LanguageModelInput, Any]):
             metric=metric,
             salt=self.experiment_salt,
         )
+
+
+@dataclass(frozen=True)
+class _Call:
+    """What one invoke or stream call runs: its arm, its unit's hash, the extra kwargs."""
+
+    arm: str
+    hashed: str
+    kwargs: dict[str, Any]
+
+
+class _Chunks:
+    """A stream's chunks added up; the first one carries the experiment's record."""
+
+    def __init__(self, experiment: Experiment, timed: Callable[..., Exposure]) -> None:
+        self._experiment = experiment
+        self._timed = timed
+        self._started = False
+        self.total: Any = None
+
+    def take(self, chunk: Any) -> Any:
+        """Add ``chunk`` to :attr:`total`; returns the chunk to yield."""
+        self.total = _add(self.total, chunk)
+        if self._started:
+            return chunk
+        self._started = True
+        # the model is known once the first chunk (with the router's decision) is in
+        return self._experiment._finish(self._timed(chunk, first=True), chunk)
 
 
 def _add(total: Any, chunk: Any) -> Any:
