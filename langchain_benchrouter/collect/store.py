@@ -36,6 +36,7 @@ from pathlib import Path
 from types import TracebackType
 from typing import IO, Any
 
+from langchain_benchrouter.collect._keywords import keyword_checked
 from langchain_benchrouter.errors import CollectionError
 
 __all__ = ["SCHEMA_VERSION", "CollectionStore", "ResultRow", "StoredInputs", "input_digest"]
@@ -178,6 +179,7 @@ class ResultRow:
         return self.error is None and self.output is not None
 
 
+@keyword_checked(CollectionError)
 class CollectionStore:
     """A resumable SQLite store of model outputs and grades (see the module docstring).
 

@@ -18,7 +18,7 @@ from langchain_core.outputs import ChatGeneration, ChatResult
 from pydantic import Field, PrivateAttr
 
 from langchain_benchrouter.cli import main
-from langchain_benchrouter.collect import runner
+from langchain_benchrouter.collect import _retries
 from langchain_benchrouter.collect.graders import Grader
 from langchain_benchrouter.collect.runner import (
     PREFLIGHT_PROMPT,
@@ -648,7 +648,7 @@ def test_classify_error_follows_the_cause_and_reads_retry_after() -> None:
             raise RuntimeError("wrapped") from inner
     except RuntimeError as outer:
         assert classify_error(outer) == "transient"
-        assert runner._retry_after(outer) == 7.0
+        assert _retries.retry_after(outer) == 7.0
 
 
 # ----------------------------------------------------------------------------- bundled slice
