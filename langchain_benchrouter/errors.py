@@ -20,6 +20,7 @@ handlers work too::
     ├── ModelConfigError (ValueError)          a chat model string or instance cannot be used
     ├── GraderError (ValueError)               a grader is misconfigured or cannot grade
     ├── CollectionError (RuntimeError)         evaluating chat models into a benchmark failed
+    │   ├── CollectionConfigError (ValueError) a run's option or argument is unusable
     │   └── CostLimitError                     the run would exceed ``max_cost``
     ├── ExperimentError (ValueError)           an experiment is misconfigured or misused
     ├── ExposureLogError (RuntimeError)        the exposure log cannot be opened or written
@@ -35,6 +36,7 @@ __all__ = [
     "ArtifactError",
     "BenchRouterError",
     "BenchmarkFormatError",
+    "CollectionConfigError",
     "CollectionError",
     "CostLimitError",
     "EmbedderError",
@@ -127,6 +129,10 @@ class GraderError(BenchRouterError, ValueError):
 
 class CollectionError(BenchRouterError, RuntimeError):
     """Evaluating chat models over a benchmark's inputs failed or was refused."""
+
+
+class CollectionConfigError(CollectionError, ValueError):
+    """A collection run's option or argument is unusable (refused before anything is spent)."""
 
 
 class CostLimitError(CollectionError):

@@ -16,7 +16,7 @@ from langchain_core.rate_limiters import InMemoryRateLimiter
 from langchain_benchrouter.collect._keywords import check_keywords
 from langchain_benchrouter.collect.store import StoredInputs
 from langchain_benchrouter.data.benchmark import Benchmark
-from langchain_benchrouter.errors import CollectionError, ModelConfigError
+from langchain_benchrouter.errors import CollectionConfigError, ModelConfigError
 
 if TYPE_CHECKING:
     from langchain_core.runnables import Runnable
@@ -36,7 +36,7 @@ __all__ = [
 ]
 
 #: What a bad run option (``concurrency=0``, an unknown keyword) raises.
-OptionError = CollectionError
+OptionError = CollectionConfigError
 
 
 def check_option_names(owner: str, given: Iterable[str], valid: Collection[str]) -> None:

@@ -765,3 +765,15 @@ def test_cli_collect_errors_are_one_line(
     code = main([*base, "--models", "x=openai:nothing", "--tasks", "mmlu", "--dry-run"])
     err = capsys.readouterr().err
     assert code == 2 and err.startswith("benchrouter: error:") and "Traceback" not in err
+
+
+def test_bad_run_options_are_configuration_errors() -> None:
+    from langchain_benchrouter.collect import collect
+    from langchain_benchrouter.errors import CollectionConfigError, CollectionError
+
+    inputs = Benchmark.bundled().select_tasks("mmlu").sample(per_task=2)
+    for bad in ({"concurrency": 0}, {"max_retries": -1}, {"timeout": -1.0}):
+        with pytest.raises(CollectionConfigError) as info:
+            collect({"m": "openai:gpt-4o-mini"}, inputs, dry_run=True, **bad)  # type: ignore[call-overload]
+        assert isinstance(info.value, CollectionError) and isinstance(info.value, ValueError)
+        assert next(iter(bad)) in str(info.value)
