@@ -407,12 +407,7 @@ class Experiment(RunnableSerializable[LanguageModelInput, Any]):
 
     # ------------------------------------------------------------------ logging
     def _exposure(
-        self,
-        call: _Call,
-        run_id: str,
-        output: Any,
-        latency: float,
-        error: BaseException | None,
+        self, call: _Call, run_id: str, output: Any, latency: float, error: BaseException | None
     ) -> Exposure:
         arm = call.arm
         message = _message_of(output)
