@@ -16,7 +16,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-from langchain_benchrouter.collect._keywords import keyword_checked
+from langchain_benchrouter._keywords import keyword_checked
 from langchain_benchrouter.collect._progress import progress_bars
 from langchain_benchrouter.collect._retries import (
     CallFailedError,

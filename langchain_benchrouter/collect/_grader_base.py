@@ -12,7 +12,7 @@ import json
 import math
 from typing import Any
 
-from langchain_benchrouter.collect._keywords import keyword_checked
+from langchain_benchrouter._keywords import keyword_checked
 from langchain_benchrouter.errors import GraderError
 
 __all__ = ["Grader", "builtin_grader", "check_score", "grader_name", "reference_list"]

@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING, Any
 
 from rich.table import Table
 
-from langchain_benchrouter.collect._keywords import keyword_checked
+from langchain_benchrouter._keywords import keyword_checked
 from langchain_benchrouter.errors import CollectionError, CostLimitError
 
 if TYPE_CHECKING:

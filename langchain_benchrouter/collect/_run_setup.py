@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING, Any
 
 from langchain_core.rate_limiters import InMemoryRateLimiter
 
-from langchain_benchrouter.collect._keywords import check_keywords
+from langchain_benchrouter._keywords import check_keywords
 from langchain_benchrouter.collect.store import StoredInputs
 from langchain_benchrouter.data.benchmark import Benchmark
 from langchain_benchrouter.errors import CollectionConfigError, ModelConfigError

@@ -43,6 +43,7 @@ from collections.abc import Callable, Mapping
 from types import MappingProxyType
 from typing import Any
 
+from langchain_benchrouter._keywords import check_keywords
 from langchain_benchrouter.collect._answer_graders import (
     MathEquivalence,
     MultipleChoice,
@@ -52,7 +53,6 @@ from langchain_benchrouter.collect._answer_graders import (
 from langchain_benchrouter.collect._code_grader import CodeTests, extract_code
 from langchain_benchrouter.collect._delegated_graders import CallableGrader, LLMJudge
 from langchain_benchrouter.collect._grader_base import Grader
-from langchain_benchrouter.collect._keywords import check_keywords
 from langchain_benchrouter.collect._text_graders import (
     Contains,
     Coverage,

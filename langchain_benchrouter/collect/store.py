@@ -36,7 +36,7 @@ from pathlib import Path
 from types import TracebackType
 from typing import IO, Any
 
-from langchain_benchrouter.collect._keywords import keyword_checked
+from langchain_benchrouter._keywords import keyword_checked
 from langchain_benchrouter.errors import CollectionError
 
 __all__ = ["SCHEMA_VERSION", "CollectionStore", "ResultRow", "StoredInputs", "input_digest"]

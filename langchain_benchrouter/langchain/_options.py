@@ -7,9 +7,9 @@ Every public constructor of this package (``RoutedChatModel``, ``RouterMiddlewar
 
 from __future__ import annotations
 
-import difflib
 from collections.abc import Collection
 
+from langchain_benchrouter._keywords import check_keywords
 from langchain_benchrouter.errors import RoutingInputError
 
 __all__ = ["check_options"]
@@ -26,10 +26,4 @@ def check_options(owner: str, given: Collection[str], valid: Collection[str]) ->
     Raises:
         RoutingInputError: a keyword is not in ``valid``.
     """
-    for key in given:
-        if key in valid:
-            continue
-        close = difflib.get_close_matches(key, sorted(valid), n=1, cutoff=0.6)
-        hint = f"did you mean {close[0]!r}?" if close else f"valid options: {sorted(valid)}"
-        msg = f"{owner}: unknown option {key!r}; {hint}"
-        raise RoutingInputError(msg)
+    check_keywords(owner, given, valid, RoutingInputError)

@@ -1,9 +1,10 @@
 """Refusing unknown keyword options with an error that names the closest valid one.
 
-Python 3.11 answers ``ExactMatch(normalise=False)`` with a bare ``TypeError``;
-:func:`check_keywords` and the class decorator :func:`keyword_checked` answer with the
-library's own error class, the valid options and the closest one (``did you mean
-'normalize'?``).
+Python answers ``ExactMatch(normalise=False)`` with a bare ``TypeError``, and a pydantic
+model may ignore the keyword; every public constructor of this package goes through
+:func:`check_keywords` (directly, or through the class decorator
+:func:`keyword_checked`) and answers with the library's own error class and the closest
+valid option (``did you mean 'normalize'?``), or the list of valid ones.
 """
 
 from __future__ import annotations
@@ -37,15 +38,15 @@ def check_keywords(
         >>> check_keywords("Numeric", ["rel_tl"], ["rel_tol", "abs_tol"], ValueError)
         Traceback (most recent call last):
         ...
-        ValueError: Numeric takes the options ['abs_tol', 'rel_tol']; unknown option 'rel_tl' (did you mean 'rel_tol'?)
-    """  # noqa: E501 - a doctest line
+        ValueError: Numeric: unknown option 'rel_tl'; did you mean 'rel_tol'?
+    """
     options = sorted(valid)
     for key in given:
         if key in valid:
             continue
         close = difflib.get_close_matches(key, options, n=1, cutoff=0.6)
-        hint = f" (did you mean {close[0]!r}?)" if close else ""
-        msg = f"{owner} takes the options {options}; unknown option {key!r}{hint}"
+        hint = f"did you mean {close[0]!r}?" if close else f"valid options: {options}"
+        msg = f"{owner}: unknown option {key!r}; {hint}"
         raise error(msg)
 
 
