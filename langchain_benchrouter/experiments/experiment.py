@@ -44,6 +44,8 @@ from langchain_benchrouter.experiments.exposure_log import (
     open_log,
     unit_hash,
 )
+from langchain_benchrouter.langchain._decision import METADATA_KEY as ROUTER_METADATA_KEY
+from langchain_benchrouter.langchain._decision import annotate
 from langchain_benchrouter.langchain.messages import routing_text
 
 if TYPE_CHECKING:
@@ -56,8 +58,6 @@ logger = logging.getLogger(__name__)
 
 METADATA_KEY = "benchrouter_experiment"
 """Key of the experiment's record in ``response_metadata`` and of its name in run metadata."""
-
-_ROUTER_METADATA_KEY = "benchrouter"  # where RoutedChatModel records its decision
 
 
 # ---------------------------------------------------------------------- assignment
@@ -138,15 +138,6 @@ def _usage(message: BaseMessage | None) -> tuple[int | None, int | None, int | N
         return int(v) if isinstance(v, int | float) and not isinstance(v, bool) else None
 
     return get("input_tokens"), get("output_tokens"), get("total_tokens")
-
-
-def _annotate(output: Any, info: dict[str, Any]) -> Any:
-    if isinstance(output, BaseMessage):
-        meta = {**output.response_metadata, METADATA_KEY: info}
-        return output.model_copy(update={"response_metadata": meta})
-    if isinstance(output, dict) and isinstance(output.get("raw"), BaseMessage):
-        return {**output, "raw": _annotate(output["raw"], info)}
-    return output
 
 
 class Experiment(RunnableSerializable[LanguageModelInput, Any]):
@@ -328,7 +319,7 @@ class Experiment(RunnableSerializable[LanguageModelInput, Any]):
 
     def _model_of(self, arm: str, message: BaseMessage | None) -> str | None:
         meta: Mapping[str, Any] = message.response_metadata if message is not None else {}
-        routed = meta.get(_ROUTER_METADATA_KEY)
+        routed = meta.get(ROUTER_METADATA_KEY)
         if isinstance(routed, Mapping) and isinstance(routed.get("model"), str):
             return cast("str", routed["model"])
         static = self._static_model(arm)
@@ -447,7 +438,7 @@ class Experiment(RunnableSerializable[LanguageModelInput, Any]):
             "unit_hash": exposure.unit_hash,
             "run_id": exposure.run_id,
         }
-        return _annotate(output, info)
+        return annotate(output, info, METADATA_KEY)
 
     def _begin(
         self, run_manager: Any, config: RunnableConfig, call: _Call
