@@ -93,7 +93,8 @@ def resolve_graders(
                 why = why_no_grader(metric, allow_code_execution=allow_code_execution)
                 msg = (
                     f"no grader for task {task!r}: {why}. Or pass graders={{{task!r}: "
-                    "'exact_match'} (any grader), or leave the task out"
+                    "'exact_match'} (any grader), or leave the task out (CLI: --tasks; "
+                    "Benchmark.drop_tasks)"
                 )
                 raise GraderError(msg)
             chosen[task] = found

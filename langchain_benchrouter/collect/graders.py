@@ -181,8 +181,8 @@ def why_no_grader(metric: str | None, *, allow_code_execution: bool = False) -> 
             return None
         return (
             "metric 'code_eval' is graded by running the model's code (CodeTests), which "
-            "executes untrusted code on this machine: pass allow_code_execution=True to "
-            "accept that (ideally in a container)"
+            "executes untrusted code on this machine: pass allow_code_execution=True "
+            "(CLI: --allow-code-execution) to accept that (ideally in a container)"
         )
     if key in _METRICS:
         return None
