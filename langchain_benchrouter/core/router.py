@@ -448,7 +448,7 @@ class Router:
 
         Example:
             >>> from langchain_benchrouter import Benchmark, Router
-            >>> bench = Benchmark.bundled()
+            >>> bench = Benchmark.bundled().sample(per_task=30)
             >>> router = Router(embedder="hashing", lexical=False).fit(
             ...     bench.select_models(["qwen2.5-7b-instruct", "gemma-2-9b-it"]))
             >>> mine = bench.select_models("llama-3.1-8b-instruct").rename_models(
