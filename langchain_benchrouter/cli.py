@@ -283,7 +283,63 @@ def _progress(console: Console) -> tuple[Any, Callable[[str, int, int], None]]:
     return progress, update
 
 
+def _cmd_new_model(args: argparse.Namespace, console: Console) -> int:
+    """``evaluate --protocol new-model``: a model added from a few evaluations."""
+    from langchain_benchrouter.evaluation.new_model import (
+        DEFAULT_BUDGETS,
+        evaluate_new_model,
+        save_new_model,
+    )
+
+    budgets = [b for group in (args.budget or [list(DEFAULT_BUDGETS)]) for b in group]
+    if any(b < 1 for b in budgets):
+        msg = f"--budget values must be >= 1, got {budgets}"
+        raise ValueError(msg)
+    bench = load_benchmark(args.data)
+    progress, update = _progress(console)
+    with progress:
+        result = evaluate_new_model(
+            bench,
+            budgets=budgets,
+            embedder=_embedder_arg(args.embedder),
+            router_params={"k": args.k, "predictor": args.predictor},
+            seed=args.seed,
+            random_seeds=args.repeats,
+            progress=update,
+        )
+    result["new_model"]["config"]["data"] = args.data
+    headers = ["budget", "MAE", "random MAE", "AUROC", "AUROC full", "random AUROC"]
+    headers += ["routing", "routing full", "routing without", "random routing"]
+    rows = [
+        [
+            key,
+            _fmt(e["task_accuracy_mae"]),
+            _fmt(e["random"]["task_accuracy_mae"]),
+            _fmt(e["auroc"]),
+            _fmt(e["auroc_full"]),
+            _fmt(e["random"]["auroc"]),
+            _fmt(e["routing_accuracy"], 4),
+            _fmt(e["routing_accuracy_full"], 4),
+            _fmt(e["routing_accuracy_without"], 4),
+            _fmt(e["random"]["routing_accuracy"], 4),
+        ]
+        for key, e in result["new_model"]["budgets"].items()
+    ]
+    render_table(
+        console, args.format, f"A new model from a few evaluations: {bench!r}", headers, rows
+    )
+    if args.json:
+        for path in save_new_model(result, args.json):
+            console.print(f"wrote {path}", markup=False, highlight=False, soft_wrap=True)
+    return 0
+
+
 def _cmd_evaluate(args: argparse.Namespace, console: Console) -> int:
+    if args.budget is not None and args.protocol != "new-model":
+        msg = "--budget is only valid with --protocol new-model"
+        raise ValueError(msg)
+    if args.protocol == "new-model":
+        return _cmd_new_model(args, console)
     methods = _methods_arg(args.methods)
     if args.protocol != "random-split" and not args.methods:
         methods = [m for m in methods if m != "task_best_train"]
@@ -511,7 +567,15 @@ def build_parser() -> argparse.ArgumentParser:
     )
     ev.add_argument("--repeats", type=int, default=10, help="random draws per N > 0 (default 10)")
     ev.add_argument("--seed", type=int, default=0)
-    ev.add_argument("--protocol", choices=sorted(PROTOCOLS), default="loto")
+    ev.add_argument("--protocol", choices=[*sorted(PROTOCOLS), "new-model"], default="loto")
+    ev.add_argument(
+        "--budget",
+        type=_int_list,
+        action="append",
+        metavar="N[,N...]",
+        help="evaluations of the held-out model the library chooses (--protocol new-model"
+        " only; default 10,25,50,100; --repeats sets the random draws compared)",
+    )
     ev.add_argument(
         "--methods",
         default=None,

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import copy
+import json
 from pathlib import Path
 from typing import Any
 
@@ -254,3 +255,20 @@ def test_cli_budget_needs_the_new_model_protocol(capsys: pytest.CaptureFixture[s
     assert code == 2
     assert "--budget is only valid with --protocol new-model" in capsys.readouterr().err
     assert main(["evaluate", "bundled", "--protocol", "new-model", "--budget", "0"]) == 2
+
+
+def test_cli_new_model_protocol_writes_json_and_plot(bench: Benchmark, tmp_path: Path) -> None:
+    data = bench.select_models(["gemma-2-9b-it", "llama-3.1-8b-instruct", NEW]).sample(8)
+    data.save(tmp_path / "small.jsonl.gz")
+    out = tmp_path / "out.json"
+    args = ["evaluate", str(tmp_path / "small.jsonl.gz"), "--protocol", "new-model"]
+    args += ["--budget", "5,10", "--repeats", "2", "--embedder", "hashing", "--json", str(out)]
+    assert main(args) == 0
+    result = json.loads(out.read_text())["new_model"]
+    entry = result["budgets"]["10"]
+    for key in ("task_accuracy_mae", "auroc", "auroc_full", "routing_accuracy"):
+        assert key in entry and key in entry["random"]
+    assert entry["routing_accuracy_full"] is not None
+    assert entry["random"]["routing_accuracy_se"] >= 0
+    assert sorted(result["models"]) == sorted(data.models)
+    assert out.with_suffix(".png").stat().st_size > 10_000
