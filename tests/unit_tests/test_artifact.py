@@ -13,7 +13,7 @@ from typing import Any
 import numpy as np
 import pytest
 
-from langchain_benchrouter.core import artifact
+from langchain_benchrouter.core import _artifact_store
 from langchain_benchrouter.core.artifact import read_artifact, read_manifest_json, replace_manifest
 from langchain_benchrouter.core.embeddings import HashingEmbedder
 from langchain_benchrouter.core.router import Router
@@ -41,7 +41,7 @@ def rewrite(path: Path, meta: dict[str, Any] | None = None, arrays: bytes | None
     meta = read_manifest_json(path) if meta is None else meta
     data = current_files(path)[1].read_bytes() if arrays is None else arrays
     meta["sha256"] = hashlib.sha256(data).hexdigest()
-    artifact._commit(path, json.dumps(meta).encode(), data)
+    _artifact_store.commit(path, json.dumps(meta).encode(), data)
 
 
 def test_round_trip_gives_identical_decisions(saved: tuple[Router, Path, Any]) -> None:

@@ -1,7 +1,7 @@
 """Saving over a router: a crash, a full disk or a concurrent reader never loses or mixes it.
 
 A forked child saves router B over router A and SIGKILLs itself at a chosen step of the
-save (a hook in ``artifact._step_hook``: deterministic, no timing). Afterwards the
+save (a hook in ``_artifact_store._step_hook``: deterministic, no timing). Afterwards the
 directory must load exactly A (crash before the pointer switch) or exactly B (after it),
 and the next save must leave no temporaries behind.
 """
@@ -19,7 +19,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from langchain_benchrouter.core import artifact
+from langchain_benchrouter.core import _artifact_store
 from langchain_benchrouter.core.router import Router
 from langchain_benchrouter.data.benchmark import Benchmark
 from langchain_benchrouter.errors import ArtifactError
@@ -51,11 +51,11 @@ def which(router: Router) -> str:
 
 
 def temporaries(path: Path) -> list[str]:
-    return sorted(p.name for p in path.iterdir() if p.name.startswith(artifact.TMP_PREFIX))
+    return sorted(p.name for p in path.iterdir() if p.name.startswith(_artifact_store.TMP_PREFIX))
 
 
 def versions(path: Path) -> list[str]:
-    return sorted(p.name for p in path.iterdir() if artifact.VERSION_DIR.fullmatch(p.name))
+    return sorted(p.name for p in path.iterdir() if _artifact_store.VERSION_DIR.fullmatch(p.name))
 
 
 def _save_then_die(router: Router, path: Path, step: str) -> None:
@@ -63,7 +63,7 @@ def _save_then_die(router: Router, path: Path, step: str) -> None:
         if name == step:
             os.kill(os.getpid(), signal.SIGKILL)
 
-    artifact._step_hook = hook
+    _artifact_store._step_hook = hook
     router.save(path)
     os._exit(0)  # not reached when the step is part of this save
 
@@ -112,7 +112,7 @@ def test_full_disk_keeps_the_old_router(
     a, b = two_routers()
     path = tmp_path / "router"
     a.save(path)
-    real = artifact._write_file
+    real = _artifact_store._write_file
 
     def full_disk(target: Path, data: bytes) -> None:
         if target.name.endswith(fail_on):
@@ -121,12 +121,12 @@ def test_full_disk_keeps_the_old_router(
             raise OSError(errno.ENOSPC, "No space left on device")
         real(target, data)
 
-    monkeypatch.setattr(artifact, "_write_file", full_disk)
+    monkeypatch.setattr(_artifact_store, "_write_file", full_disk)
     with pytest.raises(ArtifactError, match=r"could not save the router.*unchanged"):
         b.save(path)
     assert which(Router.load(path)) == "A"
     assert temporaries(path) == []
-    monkeypatch.setattr(artifact, "_write_file", real)
+    monkeypatch.setattr(_artifact_store, "_write_file", real)
     b.save(path)
     assert which(Router.load(path)) == "B"
 

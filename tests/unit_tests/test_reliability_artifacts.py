@@ -25,7 +25,7 @@ from numpy.lib import format as npy_format
 from test_artifact import current_files, rewrite
 from test_runnable_support import CODE_Q, MATH_Q, TRIVIA_Q, make_router
 
-from langchain_benchrouter.core import artifact
+from langchain_benchrouter.core import _artifact_store
 from langchain_benchrouter.core.artifact import (
     read_artifact,
     read_manifest_json,
@@ -257,7 +257,7 @@ def test_resigned_bit_flips_never_raise_a_raw_exception(saved: Path) -> None:
         data = bytearray(manifest)
         bit = rng.randrange(8 * len(data))
         data[bit // 8] ^= 1 << (bit % 8)
-        artifact._commit(saved, bytes(data), arrays)
+        _artifact_store.commit(saved, bytes(data), arrays)
         try:
             Router.load(saved)
             kind = "loaded"
@@ -324,7 +324,7 @@ def test_deeply_nested_manifest_is_an_artifact_error(saved: Path, depth: int) ->
     text = json.dumps(read_manifest_json(saved))
     nested = "[" * depth + "]" * depth
     bomb = text.replace('"model_info": {', f'"model_info": {{"x": {{"deep": {nested}}}, ', 1)
-    artifact._commit(saved, bomb.encode(), current_files(saved)[1].read_bytes())
+    _artifact_store.commit(saved, bomb.encode(), current_files(saved)[1].read_bytes())
     with pytest.raises(ArtifactError, match="nested too deeply"):
         Router.load(saved)
 
@@ -332,7 +332,7 @@ def test_deeply_nested_manifest_is_an_artifact_error(saved: Path, depth: int) ->
 def test_oversized_or_irregular_files_are_refused(
     saved: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setattr(artifact, "MAX_MANIFEST_BYTES", 100)
+    monkeypatch.setattr(_artifact_store, "MAX_MANIFEST_BYTES", 100)
     with pytest.raises(ArtifactError, match="implausibly large"):
         Router.load(saved)
     monkeypatch.undo()
