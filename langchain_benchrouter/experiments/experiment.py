@@ -8,7 +8,8 @@ and the model (so LangSmith and other tracers can group by them), and appends an
 :class:`~langchain_benchrouter.experiments.exposure_log.Exposure` to the exposure log. Scores
 recorded later with :meth:`Experiment.record_feedback` feed the report
 (:mod:`langchain_benchrouter.experiments.report`) and can become labels of the router
-(:func:`~langchain_benchrouter.experiments.report.feedback_to_labels`).
+(:func:`~langchain_benchrouter.experiments.report.feedback_to_labels`). The assignment
+draw lives in ``_assignment``, the reading of an arm's output in ``_arm_output``.
 """
 
 from __future__ import annotations
@@ -35,6 +36,8 @@ from pydantic import ConfigDict, Field, PrivateAttr, SkipValidation
 from typing_extensions import override
 
 from langchain_benchrouter.errors import BenchRouterError, ExperimentError
+from langchain_benchrouter.experiments._arm_output import Chunks, message_of, usage
+from langchain_benchrouter.experiments._assignment import assign_arm, bucket, check_weights, pick
 from langchain_benchrouter.experiments.exposure_log import (
     Exposure,
     ExposureLog,
@@ -58,86 +61,6 @@ logger = logging.getLogger(__name__)
 
 METADATA_KEY = "benchrouter_experiment"
 """Key of the experiment's record in ``response_metadata`` and of its name in run metadata."""
-
-
-# ---------------------------------------------------------------------- assignment
-def _bucket(hashed: str) -> float:
-    """A uniform number in [0, 1) from the first 64 bits of a unit hash."""
-    return int(hashed[:16], 16) / 2.0**64
-
-
-def _pick(point: float, arms: Sequence[str], weights: Sequence[float]) -> str:
-    total = math.fsum(weights)
-    edge = 0.0
-    last = arms[0]
-    for arm, w in zip(arms, weights, strict=True):
-        if w <= 0:
-            continue
-        edge += w / total
-        last = arm
-        if point < edge:
-            return arm
-    return last  # rounding: the point sits at the very top
-
-
-def assign_arm(
-    key: str, arms: Sequence[str], weights: Sequence[float] | None = None, *, salt: str
-) -> str:
-    """The arm a unit key is assigned to: a deterministic weighted draw from its hash.
-
-    Args:
-        key: the unit key.
-        arms: arm names, in a fixed order (the order is part of the assignment).
-        weights: non-negative weights, one per arm (default: equal).
-        salt: the experiment's salt.
-
-    Returns:
-        The arm's name.
-
-    Example:
-        >>> assign_arm("user-42", ["a", "b"], [0.5, 0.5], salt="exp") in ("a", "b")
-        True
-    """
-    ws = [1.0] * len(arms) if weights is None else [float(w) for w in weights]
-    _check_weights(list(arms), ws)
-    return _pick(_bucket(unit_hash(salt, key)), arms, ws)
-
-
-def _check_weights(arms: list[str], weights: list[float]) -> None:
-    if not arms:
-        msg = "an experiment needs at least one arm"
-        raise ExperimentError(msg)
-    if len(weights) != len(arms):
-        msg = f"{len(weights)} weights for {len(arms)} arms"
-        raise ExperimentError(msg)
-    bad = [w for w in weights if not (math.isfinite(w) and w >= 0)]
-    if bad:
-        msg = f"weights must be finite numbers >= 0, got {bad}"
-        raise ExperimentError(msg)
-    if math.fsum(weights) <= 0:
-        msg = "at least one arm needs a weight > 0"
-        raise ExperimentError(msg)
-
-
-# ---------------------------------------------------------------------- outputs
-def _message_of(output: Any) -> BaseMessage | None:
-    if isinstance(output, BaseMessage):
-        return output
-    if isinstance(output, dict) and isinstance(output.get("raw"), BaseMessage):
-        return cast("BaseMessage", output["raw"])  # with_structured_output(include_raw=True)
-    return None
-
-
-def _usage(message: BaseMessage | None) -> tuple[int | None, int | None, int | None]:
-    usage = getattr(message, "usage_metadata", None) if message is not None else None
-    if not usage:
-        return None, None, None
-
-    def get(name: str) -> int | None:
-        v = usage.get(name)
-        return int(v) if isinstance(v, int | float) and not isinstance(v, bool) else None
-
-    return get("input_tokens"), get("output_tokens"), get("total_tokens")
 
 
 class Experiment(RunnableSerializable[LanguageModelInput, Any]):
@@ -223,7 +146,7 @@ class Experiment(RunnableSerializable[LanguageModelInput, Any]):
             ws = [float(weights.get(a, 0.0)) for a in names]
         else:
             ws = [1.0] * len(names)
-        _check_weights(names, ws)
+        check_weights(names, ws)
         if unknown := [a for a in self.arm_models if a not in self.arms]:
             msg = f"arm_models name unknown arm(s) {unknown}; the arms are {names}"
             raise ExperimentError(msg)
@@ -298,8 +221,8 @@ class Experiment(RunnableSerializable[LanguageModelInput, Any]):
         Returns:
             The arm's name.
         """
-        return _pick(
-            _bucket(unit_hash(self.experiment_salt, key)), self._arm_names, self._arm_weights
+        return pick(
+            bucket(unit_hash(self.experiment_salt, key)), self._arm_names, self._arm_weights
         )
 
     def arm_for(self, input: Any, config: RunnableConfig | None = None) -> str:
@@ -366,7 +289,7 @@ class Experiment(RunnableSerializable[LanguageModelInput, Any]):
     ) -> tuple[RunnableConfig, _Call]:
         config = ensure_config(config)
         hashed = unit_hash(self.experiment_salt, self.unit_key_of(input, config))
-        arm = _pick(_bucket(hashed), self._arm_names, self._arm_weights)
+        arm = pick(bucket(hashed), self._arm_names, self._arm_weights)
         model = self._static_model(arm)
         metadata = {
             **(config.get("metadata") or {}),
@@ -401,9 +324,9 @@ class Experiment(RunnableSerializable[LanguageModelInput, Any]):
         self, call: _Call, run_id: str, output: Any, latency: float, error: BaseException | None
     ) -> Exposure:
         arm = call.arm
-        message = _message_of(output)
+        message = message_of(output)
         model = self._model_of(arm, message)
-        tin, tout, total = _usage(message)
+        tin, tout, total = usage(message)
         return Exposure(
             experiment=self.name,
             arm=arm,
@@ -524,7 +447,7 @@ class Experiment(RunnableSerializable[LanguageModelInput, Any]):
     ) -> Iterator[Any]:
         value = next(values)
         child, timed = self._begin(run_manager, config, call)
-        chunks = _Chunks(self, timed)
+        chunks = Chunks(self._finish, timed)
         try:
             for chunk in self.arms[call.arm].stream(value, child, **call.kwargs):
                 yield chunks.take(chunk)
@@ -545,7 +468,7 @@ class Experiment(RunnableSerializable[LanguageModelInput, Any]):
     ) -> AsyncIterator[Any]:
         value = await anext(values)
         child, timed = self._begin(run_manager, config, call)
-        chunks = _Chunks(self, timed)
+        chunks = Chunks(self._finish, timed)
         try:
             async for chunk in self.arms[call.arm].astream(value, child, **call.kwargs):
                 yield chunks.take(chunk)
@@ -672,31 +595,3 @@ class _Call:
     arm: str
     hashed: str
     kwargs: dict[str, Any]
-
-
-class _Chunks:
-    """A stream's chunks added up; the first one carries the experiment's record."""
-
-    def __init__(self, experiment: Experiment, timed: Callable[..., Exposure]) -> None:
-        self._experiment = experiment
-        self._timed = timed
-        self._started = False
-        self.total: Any = None
-
-    def take(self, chunk: Any) -> Any:
-        """Add ``chunk`` to :attr:`total`; returns the chunk to yield."""
-        self.total = _add(self.total, chunk)
-        if self._started:
-            return chunk
-        self._started = True
-        # the model is known once the first chunk (with the router's decision) is in
-        return self._experiment._finish(self._timed(chunk, first=True), chunk)
-
-
-def _add(total: Any, chunk: Any) -> Any:
-    if total is None:
-        return chunk
-    try:
-        return total + chunk
-    except TypeError:
-        return chunk
