@@ -21,18 +21,8 @@ from typing import Any
 from langchain_benchrouter.data._checks import _count, _fail, _listing, _short
 from langchain_benchrouter.data._formats import _read_json_file
 from langchain_benchrouter.data.benchmark import Benchmark
-from langchain_benchrouter.data.importers._common import (
-    PathLike,
-    _assemble,
-    _check_choice,
-    _check_per_task_keys,
-    _paths,
-    _per_task,
-    _Record,
-    _Run,
-    _score,
-    _text,
-)
+from langchain_benchrouter.data.importers import _common
+from langchain_benchrouter.data.importers._common import PathLike
 
 __all__ = ["HELM_MAIN_METRICS", "from_helm"]
 
@@ -96,9 +86,9 @@ def from_helm(
         BenchmarkFormatError: On malformed files (file and record named), an unknown
             metric (the run's metrics named), or values outside ``[0, 1]``.
     """
-    _check_choice("text", text, _TEXT_CHOICES)
+    _common._check_choice("text", text, _TEXT_CHOICES)
     dirs: list[Path] = []
-    for root in _paths(run_dirs, "run_dirs"):
+    for root in _common._paths(run_dirs, "run_dirs"):
         if not root.is_dir():
             _fail(str(root), "not a directory (give a HELM run directory)")
         if all((root / f).is_file() for f in _RUN_FILES):
@@ -117,8 +107,10 @@ def from_helm(
         dirs.extend(inner)
     notes: list[str] = []
     runs = [_read_run(d, metric, text, notes) for d in dirs]
-    _check_per_task_keys("metric", metric, {rec.task for run in runs for rec in run.records})
-    return _assemble(runs, name=name, threshold=threshold, notes=notes, kind="HELM")
+    _common._check_per_task_keys(
+        "metric", metric, {rec.task for run in runs for rec in run.records}
+    )
+    return _common._assemble(runs, name=name, threshold=threshold, notes=notes, kind="HELM")
 
 
 def _get(obj: Any, key: str, where: str, kind: type | tuple[type, ...]) -> Any:
@@ -142,7 +134,7 @@ def _task_of(run_name: str) -> str:
 
 def _read_run(
     directory: Path, metric_option: str | Mapping[str, str] | None, text: str, notes: list[str]
-) -> _Run:
+) -> _common._Run:
     state_path = directory / "scenario_state.json"
     stats_path = directory / "per_instance_stats.json"
     spec_path = directory / "run_spec.json"
@@ -172,9 +164,9 @@ def _read_run(
         inp = _get(instance, "input", f"{where}.instance", dict)
         if text == "prompt":
             request = _get(rs, "request", where, dict)
-            body = _text(request.get("prompt"), f"{where}.request", "prompt")
+            body = _common._text(request.get("prompt"), f"{where}.request", "prompt")
         else:
-            body = _text(inp.get("text"), f"{where}.instance.input", "text")
+            body = _common._text(inp.get("text"), f"{where}.instance.input", "text")
         refs = instance.get("references") or []
         correct = [
             r["output"]["text"]
@@ -221,7 +213,7 @@ def _read_run(
                 seen_metrics.append(metric_name)
             values.setdefault(iid, {}).setdefault(metric_name, []).append((mean, swhere))
 
-    chosen = _per_task("metric", metric_option, task)
+    chosen = _common._per_task("metric", metric_option, task)
     if chosen is None:
         chosen = next((m for m in HELM_MAIN_METRICS if m in seen_metrics), None)
         if chosen is None:
@@ -244,16 +236,16 @@ def _read_run(
             str(stats_path),
             f"{_count(len(unknown), 'instance')} ({_listing(unknown, 3)}) not in {state_path.name}",
         )
-    run = _Run(model=model, source=str(directory))
+    run = _common._Run(model=model, source=str(directory))
     without = 0
     for iid, inst in instances.items():
         trial_values = values.get(iid, {}).get(chosen, [])
-        scores = [_score(v, w, f"metric {chosen!r}") for v, w in trial_values]
+        scores = [_common._score(v, w, f"metric {chosen!r}") for v, w in trial_values]
         known = [x for x in scores if not math.isnan(x)]
         if not known:
             without += 1
         run.records.append(
-            _Record(
+            _common._Record(
                 task=task,
                 instance_id=iid,
                 text=inst["text"],

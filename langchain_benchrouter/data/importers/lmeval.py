@@ -29,18 +29,8 @@ from langchain_benchrouter.data._formats import (
     _read_json_lines,
 )
 from langchain_benchrouter.data.benchmark import Benchmark
-from langchain_benchrouter.data.importers._common import (
-    PathLike,
-    _assemble,
-    _check_per_task_keys,
-    _model_names,
-    _paths,
-    _per_task,
-    _Record,
-    _Run,
-    _score,
-    _text,
-)
+from langchain_benchrouter.data.importers import _common
+from langchain_benchrouter.data.importers._common import PathLike
 from langchain_benchrouter.errors import BenchmarkFormatError
 
 __all__ = ["from_lm_eval"]
@@ -116,7 +106,7 @@ def from_lm_eval(
             name, an unknown metric or filter (the valid ones named), or scores outside
             ``[0, 1]``.
     """
-    roots = _paths(paths, "paths")
+    roots = _common._paths(paths, "paths")
     files: list[Path] = []
     for root in roots:
         if root.is_dir():
@@ -134,15 +124,15 @@ def from_lm_eval(
     by_dir: dict[Path, list[Path]] = {}
     for f in dict.fromkeys(files):
         by_dir.setdefault(f.parent, []).append(f)
-    names = _model_names(model, len(by_dir), "run")
+    names = _common._model_names(model, len(by_dir), "run")
     notes: list[str] = []
-    runs: list[_Run] = []
+    runs: list[_common._Run] = []
     for (directory, dir_files), given in zip(by_dir.items(), names, strict=True):
         runs.append(_read_run(directory, dir_files, given, metric, filter, notes))
     tasks = {rec.task for run in runs for rec in run.records}
-    _check_per_task_keys("metric", metric, tasks)
-    _check_per_task_keys("filter", filter, tasks)
-    return _assemble(runs, name=name, threshold=threshold, notes=notes, kind="lm-eval")
+    _common._check_per_task_keys("metric", metric, tasks)
+    _common._check_per_task_keys("filter", filter, tasks)
+    return _common._assemble(runs, name=name, threshold=threshold, notes=notes, kind="lm-eval")
 
 
 def _results_for(directory: Path, stamp: str) -> tuple[Path | None, dict[str, Any] | None]:
@@ -186,7 +176,7 @@ def _read_run(
     metric_option: str | Mapping[str, str] | None,
     filter_option: str | Mapping[str, str] | None,
     notes: list[str],
-) -> _Run:
+) -> _common._Run:
     # newest run per task
     newest: dict[str, tuple[str, Path]] = {}
     skipped: list[str] = []
@@ -217,7 +207,7 @@ def _read_run(
                 "cannot tell the model: no results_<timestamp>.json with a model name beside"
                 " the samples files; pass model=",
             )
-    run = _Run(model=model, source=str(directory))
+    run = _common._Run(model=model, source=str(directory))
     configs = results.get("configs") if results else None
     for task, (_, path) in newest.items():
         config = configs.get(task) if isinstance(configs, Mapping) else None
@@ -227,8 +217,8 @@ def _read_run(
                 path,
                 task,
                 config,
-                _per_task("metric", metric_option, task),
-                _per_task("filter", filter_option, task),
+                _common._per_task("metric", metric_option, task),
+                _common._per_task("filter", filter_option, task),
                 notes,
             )
         )
@@ -252,7 +242,7 @@ def _prompt_and_choices(arguments: Any, where: str) -> tuple[str, list[str]]:
         _fail(where, f"'arguments' must be an object or a list, got {_short(arguments)}")
     if not requests or not requests[0]:
         _fail(where, "'arguments' holds no request (no prompt to read)")
-    prompt = _text(requests[0][0], where, "the prompt (arguments' first argument)")
+    prompt = _common._text(requests[0][0], where, "the prompt (arguments' first argument)")
     choices = [r[1] for r in requests if len(r) > 1 and isinstance(r[1], str)]
     return prompt, choices
 
@@ -294,7 +284,7 @@ def _read_samples(
     metric: str | None,
     filter_name: str | None,
     notes: list[str],
-) -> list[_Record]:
+) -> list[_common._Record]:
     source = str(path)
     try:
         raw = path.read_bytes()
@@ -324,7 +314,7 @@ def _read_samples(
         )
     multiple_choice = config.get("output_type") == "multiple_choice"
     split = config.get("test_split") if isinstance(config.get("test_split"), str) else None
-    records: list[_Record] = []
+    records: list[_common._Record] = []
     seen: dict[str, int] = {}
     chosen: str | None = metric
     for k, row in enumerate(table.rows):
@@ -365,9 +355,9 @@ def _read_samples(
                 f"metric {chosen!r} of task {task!r} holds {_short(value)}, not a per-sample"
                 " score (it is aggregated over the whole task); choose another with metric=",
             )
-        score = _score(value, where, f"metric {chosen!r}")
+        score = _common._score(value, where, f"metric {chosen!r}")
         records.append(
-            _Record(
+            _common._Record(
                 task=task,
                 instance_id=iid,
                 text=prompt,
