@@ -17,6 +17,7 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 
+from langchain_benchrouter.core.embeddings._process_local import ProcessLocalState
 from langchain_benchrouter.core.embeddings._protocol import (
     Embedder,
     FloatMatrix,
@@ -55,7 +56,7 @@ def _text_key(text: str) -> bytes:
     return hashlib.sha256(text.encode("utf-8", "surrogatepass")).digest()
 
 
-class CachedEmbedder:
+class CachedEmbedder(ProcessLocalState):
     """An on-disk cache in front of another embedder.
 
     Vectors are stored in one SQLite file, ``<cache_dir>/embeddings.sqlite3``, keyed by
@@ -119,24 +120,17 @@ class CachedEmbedder:
             Path(cache_dir).expanduser() if cache_dir is not None else default_cache_dir()
         )
         self.show_progress = show_progress
+        self._reset_process_local()
+
+    _PROCESS_LOCAL = ("_lock", "_conn", "_conn_pid")
+
+    def _reset_process_local(self) -> None:
         self._lock = threading.Lock()
         self._conn: sqlite3.Connection | None = None
         self._conn_pid = 0
 
     def __repr__(self) -> str:
         return f"{type(self).__name__}({self.embedder!r}, path={str(self.path)!r})"
-
-    def __getstate__(self) -> dict[str, Any]:
-        state = self.__dict__.copy()
-        for key in ("_lock", "_conn", "_conn_pid"):
-            del state[key]
-        return state
-
-    def __setstate__(self, state: dict[str, Any]) -> None:
-        self.__dict__.update(state)
-        self._lock = threading.Lock()
-        self._conn = None
-        self._conn_pid = 0
 
     @property
     def name(self) -> str:

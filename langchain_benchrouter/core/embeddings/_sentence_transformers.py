@@ -20,6 +20,7 @@ from typing import Any, Literal
 
 import numpy as np
 
+from langchain_benchrouter.core.embeddings._process_local import ProcessLocalState
 from langchain_benchrouter.core.embeddings._protocol import (
     FloatMatrix,
     _check_texts,
@@ -151,7 +152,7 @@ def _parse_model_spec(spec: str | os.PathLike[str], origin: str) -> _Source:
     return _Source("path", str(path.resolve()), origin)
 
 
-class SentenceTransformerEmbedder:
+class SentenceTransformerEmbedder(ProcessLocalState):
     """Embed texts with a sentence-transformers model, fully offline.
 
     The default is all-MiniLM-L6-v2 (384 dimensions). The model is found, in this order:
@@ -231,6 +232,11 @@ class SentenceTransformerEmbedder:
         self.batch_size = batch_size
         self.show_progress = show_progress
         self._name: str | None = None
+        self._reset_process_local()
+
+    _PROCESS_LOCAL = ("_model", "_load_lock", "_encode_lock")
+
+    def _reset_process_local(self) -> None:
         self._model: Any = None
         self._load_lock = threading.Lock()
         self._encode_lock = threading.Lock()
@@ -238,18 +244,6 @@ class SentenceTransformerEmbedder:
     def __repr__(self) -> str:
         where = self._source.value or "default"
         return f"{type(self).__name__}({where!r}, device={self.device!r})"
-
-    def __getstate__(self) -> dict[str, Any]:
-        state = self.__dict__.copy()
-        for key in ("_model", "_load_lock", "_encode_lock"):
-            del state[key]
-        return state
-
-    def __setstate__(self, state: dict[str, Any]) -> None:
-        self.__dict__.update(state)
-        self._model = None
-        self._load_lock = threading.Lock()
-        self._encode_lock = threading.Lock()
 
     @property
     def name(self) -> str:
