@@ -301,19 +301,18 @@ def parse_json(data: bytes, where: str) -> Any:
     Raises:
         ArtifactError: not such JSON (``where`` names the file in the message).
     """
+    too_deep = f"{where}: JSON nested too deeply (at most {MAX_JSON_DEPTH} levels allowed)"
     try:
         raw = json.loads(
             data.decode("utf-8"), parse_float=_finite_float, parse_constant=_no_constant
         )
     except RecursionError as exc:
-        msg = f"{where}: JSON nested too deeply (at most {MAX_JSON_DEPTH} levels allowed)"
-        raise ArtifactError(msg) from exc
+        raise ArtifactError(too_deep) from exc
     except ValueError as exc:  # JSONDecodeError, UnicodeDecodeError, NaN, huge integers
         msg = f"{where}: not valid JSON ({exc}); the artifact is corrupted"
         raise ArtifactError(msg) from exc
     if _json_depth(raw) > MAX_JSON_DEPTH:
-        msg = f"{where}: JSON nested too deeply (at most {MAX_JSON_DEPTH} levels allowed)"
-        raise ArtifactError(msg)
+        raise ArtifactError(too_deep)
     return raw
 
 
