@@ -131,7 +131,7 @@ class LatentCorrectnessModel:
         self,
         *,
         n_factors: int = 3,
-        alpha: float = 1.0,
+        alpha: float = 20.0,
         task_alpha: float = 1.0,
         bias_alpha: float = 1.0,
         max_iter: int = 300,
