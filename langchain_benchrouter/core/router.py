@@ -9,20 +9,18 @@ from __future__ import annotations
 
 import os
 from collections.abc import Mapping, Sequence
-from importlib.metadata import PackageNotFoundError, version
 from pathlib import Path
 from typing import Any, Literal
 
 import numpy as np
 from numpy.typing import NDArray
 
-from langchain_benchrouter.core.artifact import read_artifact, write_artifact
+from langchain_benchrouter.core import _persistence, _routing, _selection
+from langchain_benchrouter.core._routing import USER_TASK, check_texts, cost_table
+from langchain_benchrouter.core.artifact import read_artifact
 from langchain_benchrouter.core.calibration import (
-    CalibrationState,
-    beta_binomial_mean,
     fit_calibration,
     neighbor_task_prior,
-    select_with_margin,
     shrunk_knn,
     task_posterior_prior,
 )
@@ -34,11 +32,6 @@ from langchain_benchrouter.core.embeddings import (
     check_embeddings,
     resolve_embedder,
 )
-from langchain_benchrouter.core.familiarity import (
-    FAMILIAR_PVALUE,
-    MAX_INPUTS,
-    same_distribution_pvalue,
-)
 from langchain_benchrouter.core.index import (
     DEFAULT_APPROXIMATE_ABOVE,
     IndexDtype,
@@ -47,11 +40,6 @@ from langchain_benchrouter.core.index import (
 )
 from langchain_benchrouter.core.lexical import MIN_ROWS as LEXICAL_MIN_ROWS
 from langchain_benchrouter.core.lexical import LexicalResidualModel
-from langchain_benchrouter.core.metric_prior import (
-    MetricEstimate,
-    metric_estimate,
-    metric_posterior,
-)
 from langchain_benchrouter.core.predictors import (
     KNNCorrectnessPredictor,
     MLPCorrectnessPredictor,
@@ -59,18 +47,10 @@ from langchain_benchrouter.core.predictors import (
 from langchain_benchrouter.core.reference import loto_reference_pairs
 from langchain_benchrouter.core.scoring import (
     best_model_on_average,
-    gaussian_kernel_smooth,
-    per_input_utility,
-    prob_beats,
-    s1,
-    s2,
-    s3,
-    task_descriptor,
 )
 from langchain_benchrouter.core.task_classifier import TaskClassifier
 from langchain_benchrouter.data.benchmark import Benchmark
 from langchain_benchrouter.errors import (
-    ArtifactError,
     BenchmarkFormatError,
     EmbedderError,
     EmbedderMismatchError,
@@ -79,44 +59,16 @@ from langchain_benchrouter.errors import (
     UnknownModelError,
 )
 
-__all__ = ["Router"]
+__all__ = ["DEFAULT_METHOD", "DEFAULT_ROUTE_METHOD", "USER_TASK", "Router"]
 
 Method = Literal["s1", "s2", "s3", "calibrated", "eb_select"]
 RouteMethod = Literal["lexical", "calibrated", "knn"]
 
-#: The name :attr:`Routes.tasks` gives the user's own labelled inputs (:meth:`Router.add_labeled`).
-USER_TASK = "(labelled inputs)"
 #: The default of :meth:`Router.select_model` (the best task-level method measured).
 DEFAULT_METHOD: Method = "eb_select"
 #: The default of :meth:`Router.route` (the best per-input method measured).
 DEFAULT_ROUTE_METHOD: RouteMethod = "lexical"
-_PAPER_METHODS = ("s1", "s2", "s3")
 Predictor = KNNCorrectnessPredictor | MLPCorrectnessPredictor
-
-
-def _library_version() -> str:
-    try:
-        return version("langchain-benchrouter")
-    except PackageNotFoundError:  # pragma: no cover - running from a source tree
-        return "0+unknown"
-
-
-def _check_texts(texts: Sequence[str] | str, what: str = "inputs") -> list[str]:
-    if isinstance(texts, str):
-        msg = f"{what} must be a list of strings, got a single string (wrap it in a list)"
-        raise RoutingInputError(msg)
-    items = list(texts)
-    if not items:
-        msg = f"no {what} given: need at least one text"
-        raise RoutingInputError(msg)
-    for i, t in enumerate(items):
-        if not isinstance(t, str):
-            msg = f"{what}[{i}] is {type(t).__name__}, not str"
-            raise RoutingInputError(msg)
-        if not t.strip():
-            msg = f"{what}[{i}] is empty or whitespace; there is nothing to route on"
-            raise RoutingInputError(msg)
-    return items
 
 
 class Router:
@@ -334,7 +286,7 @@ class Router:
         )
         self.prior_table_ = np.vstack([acc, user_acc[None, :]])
         self.prior_rows_ = np.where(self.task_index_ < 0, acc.shape[0], self.task_index_)
-        self.costs_ = _cost_table([self.model_info_.get(m, {}) for m in self.model_names_])
+        self.costs_ = cost_table([self.model_info_.get(m, {}) for m in self.model_names_])
         if fit_reference:
             # P(task | x) for the per-input prior; it learns the benchmark's tasks only
             # (labelled user inputs enter the prior through their share of the neighbours).
@@ -391,7 +343,7 @@ class Router:
             >>> router.add_labeled(["What is 7 * 6?"], labels)  # doctest: +SKIP
         """
         self._check_fitted()
-        items = _check_texts(inputs, "inputs")
+        items = check_texts(inputs, "inputs")
         m = len(self.model_names_)
         if isinstance(model_scores, Mapping):
             unknown = [k for k in model_scores if k not in self.model_names_]
@@ -638,7 +590,7 @@ class Router:
         return np.isin(np.array(self.model_names_), list(models))
 
     def _search(self, texts: Sequence[str] | str, what: str) -> tuple[np.ndarray, Neighbors]:
-        items = _check_texts(texts, what)
+        items = check_texts(texts, what)
         Q = check_embeddings(self.embedder_.embed(items), len(items), self.embedder_.name)
         if Q.shape[1] != self.embeddings_.shape[1]:
             msg = (
@@ -742,236 +694,7 @@ class Router:
                 scores, or unusable inputs.
         """
         self._check_fitted()
-        if method not in ("s1", "s2", "s3", "calibrated", "eb_select"):
-            msg = f"unknown method {method!r}; use 'eb_select', 'calibrated', 's1', 's2' or 's3'"
-            raise RoutingInputError(msg)
-        if metric is not None:
-            self._check_metric(metric, method)
-        allowed = self._allowed(models)
-        Q, nb = self._search(task_inputs, "task_inputs")
-        g = self._proba(Q, nb)
-        n = g.shape[0]
-        u = task_descriptor(nb.distances[:, : self.descriptor_neighbors])
-        sc1, sc2 = s1(g), s2(g, self.correctness_threshold)
-        names = self.model_names_
-        p_arr: NDArray[np.float64] | None
-        if p is not None:
-            p_arr = self._p_override(p)
-        elif len(self.ref_u_):
-            p_arr = gaussian_kernel_smooth(u, self.ref_u_, self.ref_p_, self.bandwidth)
-            # A model without any reference value: trust its predictor at the mean reliability.
-            p_arr = np.where(
-                np.isnan(p_arr), np.nanmean(p_arr) if np.isfinite(p_arr).any() else 0.5, p_arr
-            )
-        else:
-            p_arr = None
-        sc3 = s3(sc2, p_arr) if p_arr is not None else None
-        paper = {
-            "s1": _as_dict(names, sc1),
-            "s2": _as_dict(names, sc2),
-            "s3": _as_dict(names, sc3),
-            "p": _as_dict(names, p_arr),
-        }
-        if method in ("calibrated", "eb_select"):
-            # The paper's scores ride along in the Selection, for comparison and traces.
-            return self._select_calibrated(Q, nb, method, allowed, paper, metric)
-        if method == "s3" and p_arr is None:
-            msg = (
-                "S3 needs reference pairs from at least two benchmark tasks; this router was "
-                "fitted on one task. Use method='s2' or 's1', or fit on more tasks."
-            )
-            raise RoutingInputError(msg)
-        score = {"s1": sc1, "s2": sc2, "s3": sc3}[method]
-        assert score is not None
-        cand = self._argmax(score, allowed)
-        bma = self._bma_within(allowed)
-        chosen, prob = cand, None
-        why = f"{method.upper()} ranks {names[cand]} first ({score[cand]:.3f})"
-        if method == "s3" and self.shrink_threshold is not None and cand != bma:
-            assert p_arr is not None
-            n_plus = np.rint(sc2 * n).astype(int)
-            prob = prob_beats(
-                int(n_plus[cand]), float(p_arr[cand]), int(n_plus[bma]), float(p_arr[bma]), n
-            )
-            if prob < self.shrink_threshold:
-                chosen = bma
-                why += (
-                    f", but P(it beats {names[bma]}) = {prob:.2f} < {self.shrink_threshold}:"
-                    f" keeping the best model on average"
-                )
-            else:
-                why += f"; P(it beats the best model on average {names[bma]}) = {prob:.2f}"
-        elif cand == bma:
-            why += "; it is also the best model on average"
-        why += f" (u = {u:.3f} over {n} inputs)"
-
-        return Selection(
-            model=names[chosen],
-            method=method,
-            s1=paper["s1"],
-            s2=paper["s2"],
-            s3=paper["s3"],
-            p=paper["p"],
-            u=u,
-            candidate=names[cand],
-            bma=names[bma],
-            prob_beats_bma=prob,
-            n_inputs=n,
-            why=why,
-        )
-
-    def _select_calibrated(
-        self,
-        Q: np.ndarray,
-        nb: Neighbors,
-        method: Method,
-        allowed: NDArray[np.bool_] | None,
-        paper: dict[str, dict[str, float]],
-        metric: str | None = None,
-    ) -> Selection:
-        """``calibrated`` / ``eb_select``: see :meth:`select_model`."""
-        cal = self.calibration_
-        names = self.model_names_
-        n = Q.shape[0]
-        u = task_descriptor(nb.distances[:, : self.descriptor_neighbors])
-        bma = self._bma_within(allowed)
-        labeled = self.task_index_ < 0
-        n_labeled = int(labeled.sum())
-        # Which benchmark task does the task resemble, and is it that task itself? The
-        # margin was tuned leave-one-task-out, for tasks that merely resemble the
-        # benchmark's; when a two-sample test cannot tell the task's inputs from those of
-        # the benchmark task it resembles, the benchmark's measured accuracy on that task
-        # is the estimate (hundreds of labels per model, not kNN averages), trusted
-        # without a margin.
-        like = int(np.argmax(self.task_classifier_.predict_proba(Q).mean(axis=0)))
-        rows = np.flatnonzero(self.task_index_ == like)
-        if rows.size > MAX_INPUTS:  # a seeded sample: no copy of a large task's rows
-            rows = np.sort(np.random.default_rng(0).choice(rows, MAX_INPUTS, replace=False))
-        pvalue = same_distribution_pvalue(Q, np.asarray(self.embeddings_[rows], np.float32))
-        familiar = bool(pvalue >= FAMILIAR_PVALUE)
-        by_metric: MetricEstimate | None = None
-        if familiar:
-            own = self.task_accuracy_[like]
-            est = np.where(np.isnan(own), self.model_prior_, own)
-            # A model never scored on that task has only its overall mean as estimate:
-            # no evidence to prefer it over a model the task has measured.
-            scored = ~np.isnan(own) if allowed is None else allowed & ~np.isnan(own)
-            if scored.any():
-                allowed = scored
-        elif metric is not None:
-            by_metric = metric_estimate(self.task_accuracy_, self.task_metrics_, metric, self.bma_)
-            est = by_metric.accuracy
-        else:
-            est = self._calibrated_proba(nb, cal.task_k, cal.task_prior).mean(axis=0)
-        # No tuned margin for the metric's estimate: its shrinkage is the guard, and a
-        # margin cannot be tuned leave-one-task-out when a metric has two tasks (the
-        # inner folds of one hold no other task of its metric).
-        delta = 0.0 if familiar or by_metric is not None else cal.delta
-        if method == "eb_select" and n_labeled:
-            y = self.labels_[labeled].astype(np.float64)
-            if by_metric is not None:
-                # The metric's prior has a variance of its own: a conjugate update, nothing
-                # tuned (and no margin, as without labels).
-                est = metric_posterior(by_metric, y)
-            else:
-                est = beta_binomial_mean(
-                    np.nansum(y, axis=0), (~np.isnan(y)).sum(axis=0).astype(np.float64), est, cal.a0
-                )
-                delta = cal.delta_labeled
-        # Far from every benchmark task the inputs' kNN estimate is not to be trusted;
-        # the metric's estimate does not rest on the inputs' neighbours.
-        abstain = bool(
-            n_labeled == 0
-            and by_metric is None
-            and len(self.ref_u_)
-            and u > float(np.max(self.ref_u_))
-        )
-        if abstain:
-            chosen = cand = bma
-            why = (
-                f"{method}: the task is farther from the benchmark (u = {u:.3f}) than any "
-                f"benchmark task was from the others; abstaining: {names[bma]}, the best model "
-                "on average"
-            )
-        else:
-            chosen, cand = select_with_margin(est, bma, delta, allowed)
-            why = f"{method} ranks {names[cand]} first ({est[cand]:.3f})"
-            if cand == bma:
-                why += "; it is also the best model on average"
-            elif chosen == bma and delta >= 1.0:
-                why += (
-                    f", but on the benchmark's own tasks no such zero-shot switch away from the "
-                    f"best model on average paid off (tuned margin {delta:g}): keeping "
-                    f"{names[bma]} ({est[bma]:.3f})"
-                )
-            elif chosen == bma:
-                why += (
-                    f", not more than {delta:g} above {names[bma]} ({est[bma]:.3f}):"
-                    " keeping the best model on average"
-                )
-            else:
-                above = f"more than {delta:g} above" if delta > 0 else "above"
-                why += f", {above} the best model on average {names[bma]} ({est[bma]:.3f})"
-            if method == "eb_select" and n_labeled:
-                how = (
-                    "by the conjugate normal update of the metric's estimate"
-                    if by_metric is not None
-                    else f"with prior strength {cal.a0:g}"
-                )
-                why += f" ({n_labeled} labelled inputs pooled {how})"
-            elif familiar:
-                why += (
-                    f"; its inputs look like those of benchmark task {self.task_names_[like]!r}"
-                    f" (two-sample p = {pvalue:.2f}), so the benchmark's accuracy on that task"
-                    " is the estimate and no margin is asked"
-                )
-            if by_metric is not None and not familiar:
-                why += (
-                    f"; the estimate is what the {by_metric.n_tasks} benchmark task(s) scored by"
-                    f" {metric!r} say (weight {by_metric.weight[cand]:.2f} against the benchmark"
-                    " mean)"
-                )
-            why += f" (u = {u:.3f} over {n} inputs)"
-        return Selection(
-            model=names[chosen],
-            method=method,
-            s1=paper["s1"],
-            s2=paper["s2"],
-            s3=paper["s3"],
-            p=paper["p"],
-            u=u,
-            candidate=names[cand],
-            bma=names[bma],
-            prob_beats_bma=None,
-            n_inputs=n,
-            why=why,
-            estimate={m: float(v) for m, v in zip(names, est, strict=True)},
-            abstained=abstain,
-            likely_task=self.task_names_[like],
-            familiar=familiar,
-            metric=metric,
-            metric_tasks=sum(m == metric for m in self.task_metrics_) if metric else 0,
-        )
-
-    def _check_metric(self, metric: object, method: str) -> None:
-        """A metric must be one the benchmark's tasks are scored by, for a calibrated method."""
-        if not isinstance(metric, str) or not metric.strip():
-            msg = f"metric must be a non-empty string, got {metric!r}"
-            raise RoutingInputError(msg)
-        if method not in ("calibrated", "eb_select"):
-            msg = (
-                "metric= applies to the calibrated methods ('eb_select', 'calibrated'),"
-                f" not {method!r}"
-            )
-            raise RoutingInputError(msg)
-        if metric not in self.task_metrics_:
-            known = self.metrics
-            where = f"known metrics: {known}" if known else "this router's benchmark names none"
-            msg = (
-                f"no benchmark task is scored by metric {metric!r} ({where}); pass metric=None"
-                " to select from the inputs alone"
-            )
-            raise RoutingInputError(msg)
+        return _selection.select(self, task_inputs, method, models, p, metric)
 
     def _bma_within(self, allowed: NDArray[np.bool_] | None) -> int:
         """The best model on average, or the best allowed one when it is excluded."""
@@ -985,24 +708,6 @@ class Router:
         if allowed is not None:
             s = np.where(allowed, s, -np.inf)
         return int(np.lexsort((self.model_prior_, s))[-1])
-
-    def _p_override(self, p: Mapping[str, float] | Sequence[float]) -> NDArray[np.float64]:
-        if isinstance(p, Mapping):
-            unknown = [m for m in p if m not in self.model_names_]
-            if unknown:
-                msg = f"p names unknown model(s) {unknown}"
-                raise UnknownModelError(msg)
-            arr = np.array([p.get(m, np.nan) for m in self.model_names_], dtype=np.float64)
-        else:
-            arr = np.asarray(p, dtype=np.float64)
-        if (
-            arr.shape != (len(self.model_names_),)
-            or np.isnan(arr).any()
-            or ((arr < 0) | (arr > 1)).any()
-        ):
-            msg = f"p must give a value in [0, 1] for each of the {len(self.model_names_)} models"
-            raise RoutingInputError(msg)
-        return arr
 
     def route(
         self,
@@ -1034,116 +739,13 @@ class Router:
             the per-model probabilities and distances attached.
         """
         self._check_fitted()
-        allowed = self._allowed(models)
-        cost_arr = None
-        if cost_weight:
-            if cost_weight < 0 or not np.isfinite(cost_weight):
-                msg = f"cost_weight must be a finite number >= 0, got {cost_weight!r}"
-                raise RoutingInputError(msg)
-            cost_arr = self._cost_array(costs, allowed)
-        if method not in ("lexical", "calibrated", "knn"):
-            msg = f"unknown route method {method!r}; use 'lexical', 'calibrated' or 'knn'"
-            raise RoutingInputError(msg)
-        Q, nb = self._search(inputs, "inputs")
-        posterior = self._task_posterior(Q, nb)
-        if method == "knn":
-            g = self._proba(Q, nb)
-        else:
-            g = self._route_proba(nb, posterior).astype(np.float32)
-
-        def utility_of(estimate: np.ndarray) -> NDArray[np.float64]:
-            return per_input_utility(
-                estimate,
-                self.model_prior_,
-                tie_break=self.tie_break,
-                costs=cost_arr,
-                cost_weight=cost_weight,
-                allowed=allowed,
-            )
-
-        utility = utility_of(g)
-        choice = np.argmax(utility, axis=1)
-        switched = None
-        lex = getattr(self, "lexical_", None)
-        if method == "lexical" and lex is not None and lex.enabled:
-            # The lexical estimate: the accuracy on the tasks the input resembles plus
-            # the residual its words predict; it overrides the calibrated choice only
-            # where it leads that choice by more than the tuned margin.
-            prior = task_posterior_prior(posterior, self.prior_table_, self.model_prior_)
-            lex_utility = utility_of(prior + lex.residual(_check_texts(inputs, "inputs")))
-            top = np.argmax(lex_utility, axis=1)
-            rows = np.arange(len(choice))
-            switched = lex_utility[rows, top] - lex_utility[rows, choice] > lex.margin_
-            choice = np.where(switched, top, choice)
-            # A switched input ranks its models (the fallback order) by the estimate
-            # that chose, so the chosen model comes first.
-            utility = np.where(switched[:, None], lex_utility, utility)
-        likely = np.argmax(posterior, axis=1)
-        task_names = [*self.task_names_, USER_TASK]
-        return Routes(
-            models=[self.model_names_[i] for i in choice],
-            model_names=list(self.model_names_),
-            proba=g,
-            distance=nb.distances[:, : self.k].mean(axis=1).astype(np.float32),
-            utility=utility,
-            tasks=[task_names[t] for t in likely],
-            task_proba=posterior[np.arange(len(likely)), likely].astype(np.float32),
-            lexical=switched,
-        )
-
-    def _cost_array(
-        self, costs: Mapping[str, float] | None, allowed: NDArray[np.bool_] | None
-    ) -> NDArray[np.float64]:
-        if costs is None:
-            arr = self.costs_.copy()
-        else:
-            unknown = [m for m in costs if m not in self.model_names_]
-            if unknown:
-                msg = f"costs name unknown model(s) {unknown}"
-                raise UnknownModelError(msg)
-            arr = np.array([costs.get(m, np.nan) for m in self.model_names_], dtype=np.float64)
-        need = np.ones(len(arr), bool) if allowed is None else allowed
-        missing = [
-            m
-            for m, c, a in zip(self.model_names_, arr, need, strict=True)
-            if a and not np.isfinite(c)
-        ]
-        if missing:
-            msg = f"cost_weight > 0 but no cost is known for {missing}; pass costs={{model: cost}}"
-            raise RoutingInputError(msg)
-        return np.nan_to_num(arr, nan=0.0)
+        return _routing.route(self, inputs, models, cost_weight, costs, method)
 
     # ------------------------------------------------------------------ persistence
     def save(self, path: str | os.PathLike[str]) -> Path:
         """Save the fitted router as a versioned, pickle-free directory; returns its path."""
         self._check_fitted()
-        pred_params, pred_arrays = self.predictor_.get_state()
-        lex = getattr(self, "lexical_", None)
-        lex_params, lex_arrays = (None, {}) if lex is None else lex.get_state()
-        arrays: dict[str, np.ndarray] = {
-            "embeddings": np.ascontiguousarray(self.embeddings_),
-            "labels": np.ascontiguousarray(self.labels_, dtype=np.float32),
-            "task_index": self.task_index_.astype(np.int64),
-            "task_accuracy": self.task_accuracy_.astype(np.float64),
-            "ref_u": self.ref_u_.astype(np.float64),
-            "ref_p": self.ref_p_.astype(np.float64),
-            **self.task_classifier_.get_state(),
-            **pred_arrays,
-            **lex_arrays,
-        }
-        meta = {
-            "library_version": _library_version(),
-            "params": self._params(),
-            "predictor": {**pred_params, "calibration": self.calibration_.to_json()},
-            "embedder": {"name": self.embedder_.name, "dimension": int(self.embeddings_.shape[1])},
-            "models": self.model_names_,
-            "tasks": self.task_names_,
-            "task_metrics": self.task_metrics_,
-            "model_info": self.model_info_,
-            "score_threshold": self.score_threshold_,
-            "lexical": lex_params,
-        }
-        return write_artifact(path, meta, arrays)
+        return _persistence.save(self, path)
 
     @classmethod
     def load(
@@ -1163,117 +765,7 @@ class Router:
             EmbedderMismatchError: ``embedder`` is not the one the router was fitted with.
         """
         manifest, arrays = read_artifact(path)
-        params = dict(manifest.params)
-        saved_name = str(manifest.embedder.get("name", ""))
-        if embedder is None:
-            embedder = _embedder_from_name(saved_name)
-        try:
-            router = cls(embedder=embedder, cache_dir=cache_dir, **params)
-            router._validate_params()
-        except (TypeError, ValueError) as exc:
-            msg = f"{path}: invalid router parameters in the manifest ({exc})"
-            raise ArtifactError(msg) from exc
-        router.embedder_ = router._resolve_embedder()
-        if router.embedder_.name != saved_name:
-            msg = (
-                f"the router at {path} was fitted with embedder {saved_name!r}, "
-                f"but {router.embedder_.name!r} was supplied"
-            )
-            raise EmbedderMismatchError(msg)
-        n_models, n_tasks = len(manifest.models), len(manifest.tasks)
-        required = {"embeddings", "labels", "task_index", "task_accuracy", "ref_u", "ref_p"}
-        if missing := required - set(arrays):
-            msg = f"{path}: artifact lacks arrays {sorted(missing)}"
-            raise ArtifactError(msg)
-        X, Y, ti = arrays["embeddings"], arrays["labels"], arrays["task_index"]
-        # Estimated columns (add_model) hold soft labels in [0, 1]; the others 0/1/NaN.
-        soft = np.array(
-            [
-                isinstance(manifest.model_info.get(m, {}).get("estimated"), dict)
-                for m in manifest.models
-            ],
-            dtype=bool,
-        )
-        if Y.ndim == 2 and Y.shape[1] == soft.size:
-            soft = np.broadcast_to(soft, Y.shape)
-        else:
-            soft = np.zeros(Y.shape, dtype=bool)
-        checks = [
-            (
-                X.ndim == 2 and X.shape[1] == manifest.embedder.get("dimension"),
-                "embeddings/dimension",
-            ),
-            (Y.shape == (X.shape[0], n_models), "labels shape"),
-            (ti.shape == (X.shape[0],) and bool(((ti >= -1) & (ti < n_tasks)).all()), "task_index"),
-            (arrays["task_accuracy"].shape == (n_tasks, n_models), "task_accuracy shape"),
-            (arrays["ref_p"].shape == (arrays["ref_u"].shape[0], n_models), "ref_p shape"),
-            (bool(np.isfinite(X).all()), "embeddings finite"),
-            (bool(np.all(np.isnan(Y) | (Y == 0) | (Y == 1) | soft)), "labels are 0/1/NaN"),
-            (bool(np.all(np.isnan(Y) | ((Y >= 0) & (Y <= 1)))), "soft labels in [0, 1]"),
-        ]
-        for ok, what in checks:
-            if not ok:
-                msg = f"{path}: inconsistent artifact ({what})"
-                raise ArtifactError(msg)
-        router.embeddings_, router.labels_, router.task_index_ = X, Y, ti
-        router.task_names_, router.model_names_ = list(manifest.tasks), list(manifest.models)
-        metrics = [None] * n_tasks if manifest.task_metrics is None else manifest.task_metrics
-        if len(metrics) != n_tasks or any(m is not None and not m.strip() for m in metrics):
-            msg = (
-                f"{path}: inconsistent artifact (task_metrics: one non-empty name or null per task)"
-            )
-            raise ArtifactError(msg)
-        router.task_metrics_ = list(metrics)
-        router.model_info_ = {m: dict(manifest.model_info.get(m, {})) for m in router.model_names_}
-        router.task_accuracy_ = arrays["task_accuracy"]
-        router.score_threshold_ = manifest.score_threshold
-        router.ref_u_, router.ref_p_ = arrays["ref_u"], arrays["ref_p"]
-        kind = manifest.predictor.get("kind")
-        if kind not in ("knn", "mlp") or kind != router.predictor:
-            msg = f"{path}: unknown or inconsistent predictor kind {kind!r}"
-            raise ArtifactError(msg)
-        try:
-            predictor: Predictor
-            if kind == "knn":
-                predictor = KNNCorrectnessPredictor.from_state(manifest.predictor, arrays, X, Y)
-            else:
-                predictor = MLPCorrectnessPredictor.from_state(manifest.predictor, arrays, X, Y)
-        except (KeyError, TypeError, ValueError) as exc:
-            msg = f"{path}: invalid predictor state ({exc})"
-            raise ArtifactError(msg) from exc
-        router._finish_fit(fit_reference=False, predictor=predictor)
-        has_classifier = {"task_clf_coef", "task_clf_intercept"} <= set(arrays)
-        if has_classifier:
-            try:
-                router.task_classifier_ = TaskClassifier.from_state(
-                    arrays, n_tasks=n_tasks, dim=int(X.shape[1])
-                )
-            except ValueError as exc:
-                msg = f"{path}: invalid task classifier ({exc})"
-                raise ArtifactError(msg) from exc
-        else:  # an artifact from before the task classifier: learn it from the stored rows
-            router.task_classifier_ = TaskClassifier().fit(X, ti, n_tasks=n_tasks)
-        router.lexical_ = None  # an artifact from before the lexical correction: none
-        if manifest.lexical is not None:
-            try:
-                router.lexical_ = LexicalResidualModel.from_state(
-                    dict(manifest.lexical), arrays, n_models=n_models
-                )
-            except (KeyError, TypeError, ValueError) as exc:
-                msg = f"{path}: invalid lexical correction ({exc})"
-                raise ArtifactError(msg) from exc
-        saved_cal = manifest.predictor.get("calibration")
-        if saved_cal is None or not has_classifier:
-            # An artifact from before the calibrated methods (or tuned for the older
-            # neighbour-vote prior of the per-input route): tune now, on the stored rows.
-            router.calibration_ = fit_calibration(X, Y, ti, router.task_accuracy_, router.index_)
-        else:
-            try:
-                router.calibration_ = CalibrationState.from_json(dict(saved_cal))
-            except (KeyError, TypeError, ValueError) as exc:
-                msg = f"{path}: invalid calibration state ({exc})"
-                raise ArtifactError(msg) from exc
-        return router
+        return _persistence.from_artifact(cls, path, manifest, arrays, embedder, cache_dir)
 
     def __repr__(self) -> str:
         if not hasattr(self, "predictor_"):
@@ -1283,48 +775,3 @@ class Router:
             f"{len(self.model_names_)} models, {len(self.task_names_)} tasks, "
             f"{self.embeddings_.shape[0]} inputs)"
         )
-
-
-def _as_dict(names: Sequence[str], arr: np.ndarray | None) -> dict[str, float]:
-    """Per-model values as a plain dict (empty when the score is unavailable)."""
-    return {} if arr is None else {m: float(v) for m, v in zip(names, arr, strict=True)}
-
-
-def _cost_table(infos: Sequence[Mapping[str, Any]]) -> NDArray[np.float64]:
-    """Per-model cost: USD per call when every priced model has one, else per-token price."""
-    per_call = np.array([_finite(info.get("cost_per_call")) for info in infos])
-    per_token = np.array([_model_cost(info) for info in infos])
-    priced = ~np.isnan(per_call) | ~np.isnan(per_token)
-    if priced.any() and not np.isnan(per_call[priced]).any():
-        return per_call
-    return per_token
-
-
-def _finite(value: Any) -> float:
-    ok = isinstance(value, int | float) and not isinstance(value, bool) and np.isfinite(value)
-    return float(value) if ok else float("nan")
-
-
-def _model_cost(info: Mapping[str, Any]) -> float:
-    prices = [info.get(k) for k in ("input_price", "output_price")]
-    known = [
-        float(v)
-        for v in prices
-        if isinstance(v, int | float) and not isinstance(v, bool) and np.isfinite(v)
-    ]
-    return float(np.mean(known)) if known else float("nan")
-
-
-def _embedder_from_name(name: str) -> Any:
-    """The embedder spec that reproduces a saved embedder name, when it is a built-in one.
-
-    ``hashing-N`` and sentence-transformers model ids resolve by name; embedders from a
-    local directory (``local:...``) or LangChain (``langchain:...``) must be passed in.
-    """
-    if name.startswith("hashing-") or name.startswith("sentence-transformers/"):
-        return name
-    msg = (
-        f"the saved router was fitted with embedder {name!r}; pass the same embedder to "
-        "Router.load(path, embedder=...)"
-    )
-    raise EmbedderError(msg)

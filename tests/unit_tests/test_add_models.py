@@ -107,7 +107,7 @@ def test_add_models_refuses_bad_input(small: Benchmark, old_models: list[str]) -
 
 
 def test_costs_per_call_when_every_model_has_one() -> None:
-    from langchain_benchrouter.core.router import _cost_table
+    from langchain_benchrouter.core._routing import cost_table as _cost_table
 
     per_call = _cost_table([{"cost_per_call": 0.01, "input_price": 5.0}, {"cost_per_call": 0.002}])
     assert per_call.tolist() == [0.01, 0.002]
