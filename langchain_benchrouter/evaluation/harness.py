@@ -43,13 +43,10 @@ from __future__ import annotations
 
 import copy
 import hashlib
-import itertools
-import json
 import os
 from collections import Counter
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -63,11 +60,33 @@ from langchain_benchrouter.core.embeddings import (
     resolve_embedder,
 )
 from langchain_benchrouter.core.router import Router
-from langchain_benchrouter.core.scoring import per_input_utility, predictor_accuracy
+from langchain_benchrouter.core.scoring import predictor_accuracy
 from langchain_benchrouter.data.benchmark import Benchmark
+from langchain_benchrouter.evaluation._cost import _cost_curve, aiq, pareto_hull
+from langchain_benchrouter.evaluation._protocols import (
+    PROTOCOLS,
+    Fold,
+    leave_one_task_out,
+    random_split,
+)
+from langchain_benchrouter.evaluation._results import (
+    DEFAULT_METHOD,
+    DEFAULT_ROUTE_METHOD,
+    METHODS,
+    PER_INPUT_METHODS,
+    TASK_METHODS,
+    CostCurve,
+    EvaluationResult,
+    MethodSummary,
+    SweepResult,
+    TaskResult,
+)
 
 __all__ = [
+    "DEFAULT_METHOD",
+    "DEFAULT_ROUTE_METHOD",
     "METHODS",
+    "PER_INPUT_METHODS",
     "PROTOCOLS",
     "TASK_METHODS",
     "CostCurve",
@@ -80,350 +99,14 @@ __all__ = [
     "evaluate",
     "leave_one_task_out",
     "pareto_hull",
+    "random_split",
 ]
-
-METHODS: tuple[str, ...] = (
-    "oracle",
-    "bma",
-    "random",
-    "task_best_train",
-    "labels_best",
-    "s1",
-    "s2",
-    "s3",
-    "s3_true_p",
-    "calibrated",
-    "eb_select",
-    "eb_select_text",
-    "per_instance",
-    "route_calibrated",
-    "route_lexical",
-)
-"""Every method the harness can report, in table order (``task_best_train`` only exists
-in protocols whose test tasks have training rows, e.g. ``"random-split"``;
-``labels_best`` only with labelled inputs of the test task, ``labeled_per_task`` > 0).
-``calibrated`` and ``eb_select`` are told the test task's metric when the benchmark
-names one that a training task shares (``select_model(metric=...)``);
-``eb_select_text`` is ``eb_select`` from the inputs alone."""
-
-PER_INPUT_METHODS: tuple[str, ...] = ("per_instance", "route_calibrated", "route_lexical")
-"""Methods that pick one model per input (not bounded by the per-task ``oracle``)."""
-
-TASK_METHODS: tuple[str, ...] = tuple(m for m in METHODS if m not in PER_INPUT_METHODS)
-"""Methods that pick one model per task (bounded above by ``oracle``)."""
-
-DEFAULT_METHOD = "eb_select"
-"""The harness name of :meth:`Router.select_model`'s default method."""
-
-DEFAULT_ROUTE_METHOD = "route_lexical"
-"""The harness name of :meth:`Router.route`'s default method."""
 
 #: Bins of the expected calibration error.
 ECE_BINS = 10
 
-#: Cost weights of the cost-quality curve, as multiples of 1 / (max cost - min cost).
-COST_WEIGHT_GRID: tuple[float, ...] = (0.0, *np.geomspace(1e-3, 1e2, 31).tolist())
-
 ProgressCallback = Callable[[str, int, int], None]
 """``progress(stage, done, total)``, called as the harness advances."""
-
-
-# --------------------------------------------------------------------------- protocols
-
-
-@dataclass(frozen=True)
-class Fold:
-    """One train/test split of a protocol; the test rows are scored task by task.
-
-    Attributes:
-        name: a label for the fold (the held-out task for leave-one-task-out).
-        train: row indices of the benchmark the router is fitted on.
-        test: row indices scored; grouped by task, each group is one "new task".
-
-    Example:
-        >>> Fold("gsm8k", np.array([0, 1]), np.array([2, 3])).name
-        'gsm8k'
-    """
-
-    name: str
-    train: NDArray[np.intp]
-    test: NDArray[np.intp]
-
-
-def leave_one_task_out(benchmark: Benchmark, seed: int = 0) -> list[Fold]:
-    """One fold per task: fit on the other tasks, score the task (``seed`` is unused).
-
-    Raises:
-        ValueError: fewer than three tasks.
-
-    Example:
-        >>> bench = Benchmark.bundled().select_tasks(["gsm8k", "mbpp", "mmlu"])
-        >>> sorted(f.name for f in leave_one_task_out(bench))
-        ['gsm8k', 'mbpp', 'mmlu']
-    """
-    del seed
-    if benchmark.n_tasks < 3:
-        msg = (
-            "leave-one-task-out needs at least three tasks (S3's reference pairs need two "
-            f"tasks besides the held-out one); {benchmark.name!r} has {benchmark.n_tasks}"
-        )
-        raise ValueError(msg)
-    folds = []
-    for t, name in enumerate(benchmark.task_names):
-        inside = benchmark.task_index == t
-        folds.append(Fold(name, np.flatnonzero(~inside), np.flatnonzero(inside)))
-    return folds
-
-
-def random_split(benchmark: Benchmark, seed: int = 0) -> list[Fold]:
-    """One in-distribution fold: a seeded random 80/20 split of all inputs.
-
-    The test rows are grouped by task and scored like held-out tasks, but every task
-    also has training rows, so the per-task best model from training labels
-    (``task_best_train``) is the baseline to beat.
-
-    Example:
-        >>> bench = Benchmark.bundled().select_tasks(["gsm8k", "mbpp", "mmlu"])
-        >>> fold = random_split(bench)[0]
-        >>> round(fold.test.size / bench.n_inputs, 2)
-        0.2
-    """
-    n = benchmark.n_inputs
-    perm = np.random.default_rng(seed).permutation(n)
-    n_test = n // 5
-    if n_test < 1 or n - n_test < 1:
-        msg = f"random-split needs at least 5 inputs, {benchmark.name!r} has {n}"
-        raise ValueError(msg)
-    return [Fold("random-split", np.sort(perm[n_test:]), np.sort(perm[:n_test]))]
-
-
-PROTOCOLS: dict[str, Callable[[Benchmark, int], list[Fold]]] = {
-    "loto": leave_one_task_out,
-    "random-split": random_split,
-}
-"""Registered protocols: name -> ``folds(benchmark, seed)`` (test rows grouped by task
-are scored exactly like a held-out task)."""
-
-
-# --------------------------------------------------------------------------- results
-
-
-@dataclass(frozen=True)
-class TaskResult:
-    """The outcome of every method on one held-out task (averaged over few-shot repeats).
-
-    Attributes:
-        task: the task's name.
-        n: inputs scored (the task's inputs minus the labelled ones).
-        selected: per method, the chosen model (the most frequent one over repeats; for
-            ``per_instance`` the most frequently routed model; ``None`` for ``random``).
-        accuracy: per method, the chosen model's mean score on the scored inputs.
-        cost: per method, the cost of the choice (``None`` when unknown).
-        is_bma: per method, how often the choice was the best model on average (for
-            ``per_instance`` the fraction of inputs, for ``random`` 1 / #candidates).
-        p_true: mean over models of the predictor's true accuracy on the task.
-        p_estimated: mean over models of the router's estimate of it (S3's p).
-
-    Example:
-        >>> TaskResult("t", 3, {}, {"oracle": 1.0}, {}, {}, 0.6, 0.7).accuracy["oracle"]
-        1.0
-    """
-
-    task: str
-    n: int
-    selected: dict[str, str | None]
-    accuracy: dict[str, float]
-    cost: dict[str, float | None]
-    is_bma: dict[str, float]
-    p_true: float
-    p_estimated: float
-    ece: dict[str, float] = field(default_factory=dict)
-
-    def to_json(self) -> dict[str, Any]:
-        """The JSON form: ``task``, ``n``, ``selected``, ``accuracy`` (and ``cost``, ``p``)."""
-        return {
-            "task": self.task,
-            "n": self.n,
-            "selected": dict(self.selected),
-            "accuracy": {m: _num(v) for m, v in self.accuracy.items()},
-            "cost": {m: _num(v) for m, v in self.cost.items()},
-            "ece": {m: _num(v) for m, v in self.ece.items()},
-            "predictor_accuracy": _num(self.p_true),
-            "estimated_predictor_accuracy": _num(self.p_estimated),
-        }
-
-
-@dataclass(frozen=True)
-class MethodSummary:
-    """One method's numbers over all held-out tasks.
-
-    Attributes:
-        accuracy: mean over tasks of the task accuracy.
-        oracle_ratio: ``accuracy / oracle accuracy`` (a ratio of means).
-        bma_rate: fraction of tasks where the method chose the best model on average.
-        mean_cost: mean over tasks of the choice's cost; ``None`` if a cost is unknown.
-        ece: mean over tasks of the expected calibration error (10 bins) of the predicted
-            correctness the method decides with, on the scored inputs (``None`` for the
-            baselines, which predict nothing).
-
-    Example:
-        >>> MethodSummary(0.6, 0.9, 0.5, None).to_json()["oracle_ratio"]
-        0.9
-    """
-
-    accuracy: float
-    oracle_ratio: float
-    bma_rate: float
-    mean_cost: float | None
-    ece: float | None = None
-
-    def to_json(self) -> dict[str, Any]:
-        """``{"accuracy", "oracle_ratio", "bma_rate", "mean_cost", "ece"}``."""
-        return {
-            "accuracy": _num(self.accuracy),
-            "oracle_ratio": _num(self.oracle_ratio),
-            "bma_rate": _num(self.bma_rate),
-            "mean_cost": _num(self.mean_cost),
-            "ece": _num(self.ece),
-        }
-
-
-@dataclass(frozen=True)
-class SweepResult:
-    """All methods at one number of labelled inputs per held-out task.
-
-    Attributes:
-        labeled_per_task: labelled inputs of each held-out task added to the memory.
-        repeats: random draws of those inputs averaged over (1 when none are labelled).
-        methods: per method, its summary.
-        tasks: per held-out task, its result.
-        diagnostics: predictor accuracy (true and estimated) and the per-input oracle.
-
-    Example:
-        >>> result.sweeps[0].methods["s3"].accuracy  # doctest: +SKIP
-    """
-
-    labeled_per_task: int
-    repeats: int
-    methods: dict[str, MethodSummary]
-    tasks: list[TaskResult]
-    diagnostics: dict[str, float]
-
-    def to_json(self) -> dict[str, Any]:
-        """The JSON form of this sweep point."""
-        return {
-            "labeled_per_task": self.labeled_per_task,
-            "repeats": self.repeats,
-            "methods": {m: s.to_json() for m, s in self.methods.items()},
-            "tasks": [t.to_json() for t in self.tasks],
-            "diagnostics": {k: _num(v) for k, v in self.diagnostics.items()},
-        }
-
-
-@dataclass(frozen=True)
-class CostCurve:
-    """Cost-quality curve of cost-aware per-input routing (RouterBench's AIQ).
-
-    Each point routes every held-out input with ``Router.route(cost_weight=w,
-    method="calibrated")`` (the lexical correction is not re-decided per weight); cost
-    and quality are means over held-out tasks of the per-task means. ``aiq`` is the
-    area under the non-decreasing convex hull of the points over the cost range of the
-    single models, divided by that range; ``models_aiq`` is the same for the single
-    models (always using one model), the baseline routing must beat.
-
-    Example:
-        >>> curve.aiq > curve.models_aiq  # doctest: +SKIP
-    """
-
-    cost_weights: list[float]
-    cost: list[float]
-    quality: list[float]
-    model_cost: dict[str, float]
-    model_quality: dict[str, float]
-    aiq: float
-    models_aiq: float
-    bma_quality: float | None = None
-    bma_cost: float | None = None
-    cost_at_bma_quality: float | None = None
-
-    def to_json(self) -> dict[str, Any]:
-        """The JSON form of the curve."""
-        return {
-            "bma_quality": _num(self.bma_quality),
-            "bma_cost": _num(self.bma_cost),
-            "cost_at_bma_quality": _num(self.cost_at_bma_quality),
-            "cost_weights": [_num(v) for v in self.cost_weights],
-            "cost": [_num(v) for v in self.cost],
-            "quality": [_num(v) for v in self.quality],
-            "model_cost": {m: _num(v) for m, v in self.model_cost.items()},
-            "model_quality": {m: _num(v) for m, v in self.model_quality.items()},
-            "aiq": _num(self.aiq),
-            "models_aiq": _num(self.models_aiq),
-        }
-
-
-@dataclass(frozen=True)
-class EvaluationResult:
-    """What :func:`evaluate` measured.
-
-    ``methods`` and ``tasks`` are those of the first sweep point (usually 0 labelled
-    inputs); ``sweeps`` holds every ``labeled_per_task`` value.
-
-    Example:
-        >>> bench = Benchmark.bundled().select_tasks(["gsm8k", "mbpp", "mmlu"])
-        >>> result = evaluate(bench, embedder="hashing")
-        >>> result.to_json()["methods"]["oracle"]["oracle_ratio"]
-        1.0
-    """
-
-    dataset: str
-    embedder: str
-    config: dict[str, Any]
-    sweeps: list[SweepResult]
-    cost_curve: CostCurve | None = None
-    timings: dict[str, float] = field(default_factory=dict)
-
-    @property
-    def methods(self) -> dict[str, MethodSummary]:
-        """Per-method summaries of the first sweep point."""
-        return self.sweeps[0].methods
-
-    @property
-    def tasks(self) -> list[TaskResult]:
-        """Per-task results of the first sweep point."""
-        return self.sweeps[0].tasks
-
-    def to_json(self) -> dict[str, Any]:
-        """The JSON form (``dataset``, ``embedder``, ``config``, ``methods``, ``tasks``, ...)."""
-        first = self.sweeps[0].to_json()
-        return {
-            "dataset": self.dataset,
-            "embedder": self.embedder,
-            "config": dict(self.config),
-            "default_method": DEFAULT_METHOD,
-            "default_route_method": DEFAULT_ROUTE_METHOD,
-            "methods": first["methods"],
-            "tasks": first["tasks"],
-            "diagnostics": first["diagnostics"],
-            "sweeps": [s.to_json() for s in self.sweeps],
-            "cost_curve": None if self.cost_curve is None else self.cost_curve.to_json(),
-            "timings": {k: round(v, 2) for k, v in self.timings.items()},
-        }
-
-    def save_json(self, path: str | os.PathLike[str]) -> Path:
-        """Write :meth:`to_json` to ``path`` (parents created); returns the path."""
-        out = Path(path)
-        out.parent.mkdir(parents=True, exist_ok=True)
-        out.write_text(json.dumps(self.to_json(), indent=2) + "\n", encoding="utf-8")
-        return out
-
-
-def _num(value: float | None) -> float | None:
-    """A JSON-safe float: ``None`` for missing or non-finite values."""
-    if value is None:
-        return None
-    v = float(value)
-    return v if np.isfinite(v) else None
 
 
 # --------------------------------------------------------------------------- embedding
@@ -688,126 +371,6 @@ def _summarize(tasks: list[TaskResult]) -> dict[str, MethodSummary]:
             ece=float(np.nanmean(eces)) if eces and np.isfinite(eces).any() else None,
         )
     return out
-
-
-# --------------------------------------------------------------------------- cost-quality curve
-
-
-def pareto_hull(cost: Sequence[float], quality: Sequence[float]) -> tuple[list[float], list[float]]:
-    """The non-decreasing upper convex hull of (cost, quality) points, by increasing cost.
-
-    Example:
-        >>> pareto_hull([1, 2, 3, 4], [0.5, 0.4, 0.9, 0.8])
-        ([1.0, 3.0], [0.5, 0.9])
-    """
-    pts = sorted(
-        (
-            (float(c), float(q))
-            for c, q in zip(cost, quality, strict=True)
-            if np.isfinite(c) and np.isfinite(q)
-        ),
-        key=lambda p: (p[0], -p[1]),
-    )
-    front: list[tuple[float, float]] = []
-    for c, q in pts:
-        if not front or q > front[-1][1]:
-            front.append((c, q))
-    hull: list[tuple[float, float]] = []
-    for p in front:
-        while len(hull) >= 2:
-            (x0, y0), (x1, y1) = hull[-2], hull[-1]
-            if (x1 - x0) * (p[1] - y0) - (y1 - y0) * (p[0] - x0) >= 0:
-                hull.pop()
-            else:
-                break
-        hull.append(p)
-    return [p[0] for p in hull], [p[1] for p in hull]
-
-
-def aiq(cost: Sequence[float], quality: Sequence[float], lo: float, hi: float) -> float:
-    """Average quality over the cost range [lo, hi] of the hull (RouterBench's AIQ).
-
-    Below the hull's cheapest point the quality is 0 (not reachable at that cost);
-    above its most expensive point it stays at the best quality.
-
-    Example:
-        >>> round(aiq([0.0, 1.0], [0.5, 1.0], 0.0, 1.0), 3)
-        0.75
-    """
-    hx, hy = pareto_hull(cost, quality)
-    if not hx or not hi > lo:
-        return float(hy[-1]) if hy else float("nan")
-    grid = np.unique(np.concatenate([[lo, hi], [x for x in hx if lo <= x <= hi]]))
-    # Exact integral of the piecewise-linear hull, with a step up at its first point.
-    total = 0.0
-    for a, b in itertools.pairwise(grid):
-        if b <= hx[0]:
-            continue
-        ya = float(np.interp(a, hx, hy)) if a >= hx[0] else 0.0
-        yb = float(np.interp(b, hx, hy))
-        total += 0.5 * (ya + yb) * (b - a)
-    return float(total / (hi - lo))
-
-
-def _cost_curve(
-    folds: list[tuple[Router, list[str], NDArray[np.float64], list[str] | None]],
-    costs: NDArray[np.float64],
-    models: list[str],
-    task_acc: NDArray[np.float64],
-) -> CostCurve:
-    span = float(np.nanmax(costs) - np.nanmin(costs))
-    weights = [w / span if span > 0 else w for w in COST_WEIGHT_GRID]
-    col = {m: j for j, m in enumerate(models)}
-    cost_map = dict(zip(models, costs.tolist(), strict=True))
-    per_task = []
-    for router, texts, scores, allowed in folds:
-        # One search per task; the utility of each cost weight is recomputed exactly as
-        # Router.route(cost_weight=w, method="calibrated") does (per_input_utility over
-        # the same g). The curve is the calibrated route's: the lexical correction's
-        # switches are not re-decided per weight.
-        routes = router.route(
-            texts, models=allowed, cost_weight=weights[-1], costs=cost_map, method="calibrated"
-        )
-        mask = None if allowed is None else np.isin(np.array(models), allowed)
-        per_task.append((router, routes.proba, scores, mask, routes.models))
-    cost_pts, qual_pts = [], []
-    for i, w in enumerate(weights):
-        tc, tq = [], []
-        for router, g, scores, mask, last in per_task:
-            utility = per_input_utility(
-                g,
-                router.model_prior_,
-                tie_break=router.tie_break,
-                costs=costs,
-                cost_weight=w,
-                allowed=mask,
-            )
-            chosen = np.argmax(utility, axis=1)
-            if i == len(weights) - 1:
-                assert [models[j] for j in chosen] == list(last)
-            got = scores[np.arange(len(chosen)), chosen]
-            tq.append(float(np.nanmean(got)) if (~np.isnan(got)).any() else np.nan)
-            tc.append(float(np.mean(costs[chosen])))
-        cost_pts.append(float(np.mean(tc)))
-        qual_pts.append(float(np.nanmean(tq)))
-    model_quality = {m: float(np.nanmean(task_acc[:, j])) for m, j in col.items()}
-    model_cost = {m: float(costs[j]) for m, j in col.items()}
-    lo, hi = float(np.nanmin(costs)), float(np.nanmax(costs))
-    bma = models[int(per_task[0][0].bma_)]
-    bma_q = model_quality[bma]
-    reach = [c for c, q in zip(cost_pts, qual_pts, strict=True) if q >= bma_q]
-    return CostCurve(
-        bma_quality=bma_q,
-        bma_cost=model_cost[bma],
-        cost_at_bma_quality=min(reach) if reach else None,
-        cost_weights=weights,
-        cost=cost_pts,
-        quality=qual_pts,
-        model_cost=model_cost,
-        model_quality=model_quality,
-        aiq=aiq(cost_pts, qual_pts, lo, hi),
-        models_aiq=aiq(list(model_cost.values()), list(model_quality.values()), lo, hi),
-    )
 
 
 # --------------------------------------------------------------------------- the harness
