@@ -9,7 +9,7 @@ router and read its fitted state; none of them changes it.
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 from numpy.typing import NDArray
@@ -113,20 +113,7 @@ def select(
         why += "; it is also the best model on average"
     why += f" (u = {u:.3f} over {n} inputs)"
 
-    return Selection(
-        model=names[chosen],
-        method=method,
-        s1=paper["s1"],
-        s2=paper["s2"],
-        s3=paper["s3"],
-        p=paper["p"],
-        u=u,
-        candidate=names[cand],
-        bma=names[bma],
-        prob_beats_bma=prob,
-        n_inputs=n,
-        why=why,
-    )
+    return _selection(names, method, paper, u, chosen, cand, bma, n, why, prob_beats_bma=prob)
 
 
 def _select_calibrated(
@@ -243,19 +230,17 @@ def _select_calibrated(
                 " mean)"
             )
         why += f" (u = {u:.3f} over {n} inputs)"
-    return Selection(
-        model=names[chosen],
-        method=method,
-        s1=paper["s1"],
-        s2=paper["s2"],
-        s3=paper["s3"],
-        p=paper["p"],
-        u=u,
-        candidate=names[cand],
-        bma=names[bma],
+    return _selection(
+        names,
+        method,
+        paper,
+        u,
+        chosen,
+        cand,
+        bma,
+        n,
+        why,
         prob_beats_bma=None,
-        n_inputs=n,
-        why=why,
         estimate={m: float(v) for m, v in zip(names, est, strict=True)},
         abstained=abstain,
         likely_task=router.task_names_[like],
@@ -303,6 +288,35 @@ def p_override(router: Router, p: Mapping[str, float] | Sequence[float]) -> NDAr
         msg = f"p must give a value in [0, 1] for each of the {len(router.model_names_)} models"
         raise RoutingInputError(msg)
     return arr
+
+
+def _selection(
+    names: Sequence[str],
+    method: str,
+    paper: dict[str, dict[str, float]],
+    u: float,
+    chosen: int,
+    cand: int,
+    bma: int,
+    n: int,
+    why: str,
+    **extra: Any,
+) -> Selection:
+    """The :class:`Selection` of both paths: the choice, the paper's scores and ``extra``."""
+    return Selection(
+        model=names[chosen],
+        method=method,
+        s1=paper["s1"],
+        s2=paper["s2"],
+        s3=paper["s3"],
+        p=paper["p"],
+        u=u,
+        candidate=names[cand],
+        bma=names[bma],
+        n_inputs=n,
+        why=why,
+        **extra,
+    )
 
 
 def _as_dict(names: Sequence[str], arr: np.ndarray | None) -> dict[str, float]:
