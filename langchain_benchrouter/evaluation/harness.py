@@ -135,25 +135,42 @@ class _LookupEmbedder:
         return out
 
 
-class _MemoSearch:
-    """A neighbour index that remembers its last search.
+class _SearchMemo:
+    """A memo of the last neighbour search of an index (``Router._search_memo``).
 
     Scoring one task asks the router six times for the neighbours of the same inputs
     (S1, S2, S3, predict_proba, S3 with true p, per-input routing); the search dominates
-    the harness's run time, and the answer cannot change in between.
+    the harness's run time, and the answer cannot change in between. The memo answers
+    again only for the same index object (a router grown by ``add_labeled`` has another).
+    """
+
+    def __init__(self) -> None:
+        self._index: Any = None
+        self._key: tuple[Any, ...] | None = None
+        self._value: Any = None
+
+    def search(self, index: Any, queries: NDArray[np.float32], n_neighbors: int) -> Any:
+        q = np.ascontiguousarray(queries)
+        key = (q.shape, q.dtype.str, int(n_neighbors), hashlib.blake2b(q.tobytes()).digest())
+        if index is not self._index or key != self._key:
+            self._value = index.search(queries, n_neighbors)
+            self._index, self._key = index, key
+        return self._value
+
+
+class _MemoSearch:
+    """A neighbour index that remembers its last search (a :class:`_SearchMemo` of one index).
+
+    For callers that put it in place of ``router.index_`` to share one search among
+    routers that hold the same rows (``evaluation.new_model``).
     """
 
     def __init__(self, index: Any) -> None:
         self.index = index
-        self._key: tuple[Any, ...] | None = None
-        self._value: Any = None
+        self._memo = _SearchMemo()
 
     def search(self, queries: NDArray[np.float32], n_neighbors: int) -> Any:
-        q = np.ascontiguousarray(queries)
-        key = (q.shape, q.dtype.str, int(n_neighbors), hashlib.blake2b(q.tobytes()).digest())
-        if key != self._key:
-            self._key, self._value = key, self.index.search(queries, n_neighbors)
-        return self._value
+        return self._memo.search(self.index, queries, n_neighbors)
 
     def __getattr__(self, name: str) -> Any:
         return getattr(self.index, name)
@@ -203,25 +220,6 @@ def _score_task(
     metric: str | None = None,
 ) -> _Outcome:
     """Run every method on one held-out task and score the choices."""
-    if not MEMO_SEARCH:
-        return _run_methods(router, texts, scores, labels, costs, train_best, metric)
-    index = router.index_
-    router.index_ = _MemoSearch(index)  # type: ignore[assignment]
-    try:
-        return _run_methods(router, texts, scores, labels, costs, train_best, metric)
-    finally:
-        router.index_ = index
-
-
-def _run_methods(
-    router: Router,
-    texts: list[str],
-    scores: NDArray[np.float64],
-    labels: NDArray[np.float64],
-    costs: NDArray[np.float64],
-    train_best: int | None = None,
-    metric: str | None = None,
-) -> _Outcome:
     names = router.model_names
     acc = _col_mean(scores)
     candidate = ~np.isnan(acc)
@@ -489,6 +487,8 @@ def evaluate(
             routers[f] = Router(**params, embedder=lookup, cache_dir=False).fit(
                 train, embeddings=X[folds[f].train]
             )
+            if MEMO_SEARCH:
+                routers[f]._search_memo = _SearchMemo()
             fit_s += time.perf_counter() - t0
         router = routers[f]
         texts = [benchmark.texts[i] for i in rows]
