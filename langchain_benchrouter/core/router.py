@@ -15,8 +15,8 @@ from typing import Any, Literal
 import numpy as np
 from numpy.typing import NDArray
 
-from langchain_benchrouter.core import _persistence, _routing, _selection
-from langchain_benchrouter.core._routing import USER_TASK, check_texts, cost_table
+from langchain_benchrouter.core import _fitting, _persistence, _routing, _selection
+from langchain_benchrouter.core._routing import USER_TASK, check_texts
 from langchain_benchrouter.core.artifact import read_artifact
 from langchain_benchrouter.core.calibration import (
     fit_calibration,
@@ -45,9 +45,6 @@ from langchain_benchrouter.core.predictors import (
     MLPCorrectnessPredictor,
 )
 from langchain_benchrouter.core.reference import loto_reference_pairs
-from langchain_benchrouter.core.scoring import (
-    best_model_on_average,
-)
 from langchain_benchrouter.core.task_classifier import TaskClassifier
 from langchain_benchrouter.data.benchmark import Benchmark
 from langchain_benchrouter.errors import (
@@ -119,6 +116,13 @@ class Router:
     #: as its methods ask for the neighbours of the same inputs several times).
     _search_memo: Any = None
 
+    # Derived in the fit by ``_fitting.derive_priors`` (declared here for type checkers).
+    model_prior_: NDArray[np.float64]
+    bma_: int
+    prior_table_: NDArray[np.float64]
+    prior_rows_: NDArray[Any]
+    costs_: NDArray[np.float64]
+
     def __init__(
         self,
         k: int = 5,
@@ -167,37 +171,7 @@ class Router:
         }
 
     def _validate_params(self) -> None:
-        problems = []
-        if not isinstance(self.k, int) or self.k < 1:
-            problems.append(f"k must be a positive int, got {self.k!r}")
-        if not isinstance(self.descriptor_neighbors, int) or self.descriptor_neighbors < 1:
-            problems.append(
-                f"descriptor_neighbors must be a positive int, got {self.descriptor_neighbors!r}"
-            )
-        if not self.bandwidth > 0:
-            problems.append(f"bandwidth must be > 0, got {self.bandwidth!r}")
-        if self.shrink_threshold is not None and not 0.0 <= self.shrink_threshold <= 1.0:
-            problems.append(
-                f"shrink_threshold must be in [0, 1] or None, got {self.shrink_threshold!r}"
-            )
-        if not 0.0 < self.correctness_threshold < 1.0:
-            problems.append(
-                f"correctness_threshold must be in (0, 1), got {self.correctness_threshold!r}"
-            )
-        if self.predictor not in ("knn", "mlp"):
-            problems.append(f"predictor must be 'knn' or 'mlp', got {self.predictor!r}")
-        if self.index_dtype not in ("float32", "float16"):
-            problems.append(f"index_dtype must be 'float32' or 'float16', got {self.index_dtype!r}")
-        if self.approximate_above is not None and (
-            not isinstance(self.approximate_above, int) or self.approximate_above < 1
-        ):
-            problems.append(
-                f"approximate_above must be None or an int >= 1, got {self.approximate_above!r}"
-            )
-        if not isinstance(self.lexical, bool):
-            problems.append(f"lexical must be True or False, got {self.lexical!r}")
-        if problems:
-            raise RoutingInputError("; ".join(problems))
+        _fitting.validate_params(self)
 
     def _make_predictor(self) -> Predictor:
         if self.predictor == "mlp":
@@ -276,23 +250,7 @@ class Router:
                 self.embeddings_, self.labels_, index=self.index_
             )
         self.predictor_ = predictor
-        acc = self.task_accuracy_
-        counts = (~np.isnan(acc)).sum(axis=0)
-        self.model_prior_ = np.divide(
-            np.nansum(acc, axis=0), counts, out=np.zeros(acc.shape[1]), where=counts > 0
-        )
-        self.bma_ = best_model_on_average(acc)
-        # The calibrated predictors shrink toward the accuracy of each neighbour's task.
-        # Labelled user inputs (task -1) form one more "task": the user's, whose per-model
-        # accuracy is the mean of its labels (the global prior where a model has none).
-        user = self.labels_[self.task_index_ < 0].astype(np.float64)
-        known = (~np.isnan(user)).sum(axis=0)
-        user_acc = np.divide(
-            np.nansum(user, axis=0), known, out=self.model_prior_.copy(), where=known > 0
-        )
-        self.prior_table_ = np.vstack([acc, user_acc[None, :]])
-        self.prior_rows_ = np.where(self.task_index_ < 0, acc.shape[0], self.task_index_)
-        self.costs_ = cost_table([self.model_info_.get(m, {}) for m in self.model_names_])
+        _fitting.derive_priors(self)
         if fit_reference:
             # P(task | x) for the per-input prior; it learns the benchmark's tasks only
             # (labelled user inputs enter the prior through their share of the neighbours).
@@ -350,39 +308,7 @@ class Router:
         """
         self._check_fitted()
         items = check_texts(inputs, "inputs")
-        m = len(self.model_names_)
-        if isinstance(model_scores, Mapping):
-            unknown = [k for k in model_scores if k not in self.model_names_]
-            if unknown:
-                msg = (
-                    f"model_scores names unknown model(s) {unknown}; "
-                    f"the router knows {self.model_names_}"
-                )
-                raise UnknownModelError(msg)
-            scores = np.full((len(items), m), np.nan)
-            for name, vals in model_scores.items():
-                col = [np.nan if v is None else v for v in vals]
-                if len(col) != len(items):
-                    msg = f"model_scores[{name!r}] has {len(col)} scores for {len(items)} inputs"
-                    raise RoutingInputError(msg)
-                try:
-                    scores[:, self.model_names_.index(name)] = np.asarray(col, dtype=np.float64)
-                except (TypeError, ValueError) as exc:
-                    msg = f"model_scores[{name!r}] holds a non-numeric score"
-                    raise RoutingInputError(msg) from exc
-        else:
-            scores = np.asarray(model_scores, dtype=np.float64)
-            if scores.shape != (len(items), m):
-                msg = f"model_scores has shape {scores.shape}, expected ({len(items)}, {m})"
-                raise RoutingInputError(msg)
-        known = ~np.isnan(scores)
-        if ((scores[known] < 0) | (scores[known] > 1)).any() or np.isinf(scores).any():
-            msg = "labelled scores must lie in [0, 1] (use None/NaN for a model that was not run)"
-            raise RoutingInputError(msg)
-        if not known.any():
-            msg = "model_scores holds no score at all"
-            raise RoutingInputError(msg)
-        labels = np.where(known, (scores >= self.score_threshold_).astype(np.float32), np.nan)
+        labels = _fitting.labels_of(self, items, model_scores)
         X = self.embedder_.embed(items)
         self.embeddings_ = np.concatenate([self.embeddings_, X.astype(self.embeddings_.dtype)])
         self.labels_ = np.concatenate([self.labels_, labels.astype(np.float32)])
