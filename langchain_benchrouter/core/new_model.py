@@ -526,7 +526,7 @@ def _estimator_for(
 
 
 def _task_label(router: Router, row: int) -> str:
-    from langchain_benchrouter.core.router import USER_TASK
+    from langchain_benchrouter.core._routing import USER_TASK
 
     t = int(router.task_index_[row])
     return USER_TASK if t < 0 else router.task_names_[t]
