@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import os
 from collections.abc import Mapping, Sequence
+from dataclasses import replace
 from pathlib import Path
 from typing import Any, Literal
 
@@ -16,6 +17,7 @@ import numpy as np
 from numpy.typing import NDArray
 
 from langchain_benchrouter.core import _fitting, _persistence, _routing, _selection
+from langchain_benchrouter.core._grow import absorb_labeled
 from langchain_benchrouter.core._routing import USER_TASK, check_texts
 from langchain_benchrouter.core.artifact import read_artifact
 from langchain_benchrouter.core.calibration import (
@@ -40,6 +42,7 @@ from langchain_benchrouter.core.index import (
 )
 from langchain_benchrouter.core.lexical import MIN_ROWS as LEXICAL_MIN_ROWS
 from langchain_benchrouter.core.lexical import LexicalResidualModel
+from langchain_benchrouter.core.new_model import estimated_summary
 from langchain_benchrouter.core.predictors import (
     KNNCorrectnessPredictor,
     MLPCorrectnessPredictor,
@@ -310,10 +313,12 @@ class Router:
         items = check_texts(inputs, "inputs")
         labels = _fitting.labels_of(self, items, model_scores)
         X = self.embedder_.embed(items)
+        n_before = self.labels_.shape[0]
         self.embeddings_ = np.concatenate([self.embeddings_, X.astype(self.embeddings_.dtype)])
         self.labels_ = np.concatenate([self.labels_, labels.astype(np.float32)])
         # Labelled user inputs belong to no benchmark task: task index -1.
         self.task_index_ = np.concatenate([self.task_index_, np.full(len(items), -1, np.int64)])
+        absorb_labeled(self, n_before)  # labels of held inputs replace estimated cells
         self._finish_fit(fit_reference=False)
         return self
 
@@ -629,7 +634,9 @@ class Router:
                 scores, or unusable inputs.
         """
         self._check_fitted()
-        return _selection.select(self, task_inputs, method, models, p, metric)
+        selection = _selection.select(self, task_inputs, method, models, p, metric)
+        estimated = estimated_summary(self)
+        return replace(selection, estimated_models=estimated) if estimated else selection
 
     def _bma_within(self, allowed: NDArray[np.bool_] | None) -> int:
         """The best model on average, or the best allowed one when it is excluded."""

@@ -199,11 +199,17 @@ def test_add_labeled_replaces_estimated_cells(grown: Router, bench: Benchmark) -
     old = float(grown.labels_[target, j])
     assert 0 < old < 1
     n_before = grown.labels_.shape[0]
-    grown.add_labeled([text], {NEW: [1.0]})
-    # What add_labeled calls for estimated columns (the hook named in the report).
-    assert absorb_labeled(grown, n_before) == 1
+    grown.add_labeled([text], {NEW: [1.0]})  # replaces the estimate of that input
     assert grown.labels_[target, j] == 1.0
+    assert grown.labels_.shape[0] == n_before + 1  # and the labelled input joins as usual
+    assert absorb_labeled(grown, n_before + 1) == 0  # nothing left to absorb
     assert target in grown.model_info_[NEW]["estimated"]["measured_rows"]
+
+
+def test_selection_reports_estimated_models(grown: Router, bench: Benchmark) -> None:
+    sel = grown.select_model(bench.texts[:20])
+    assert set(sel.estimated_models) == {NEW}
+    assert sel.estimated_models[NEW]["budget"] == grown.model_info_[NEW]["estimated"]["budget"]
 
 
 def test_save_load_keeps_the_estimated_column(grown: Router, tmp_path: Path) -> None:
