@@ -52,6 +52,47 @@ def match_rows(router: Router, bench: Benchmark, X: NDArray[np.float32]) -> NDAr
     return rows
 
 
+def place_inputs(
+    router: Router, bench: Benchmark, names: Sequence[str]
+) -> tuple[Benchmark, NDArray[np.int64]]:
+    """The inputs ``names`` are scored on, and the router row of each.
+
+    Inputs the router holds are matched by their embeddings; unseen ones join its
+    memory, in their task when the router knows the task name, else with the labelled
+    user inputs (task -1) as ``add_labeled`` does; every column already held is unknown
+    (NaN) there.
+
+    Returns:
+        ``bench`` restricted to ``names`` and to the inputs with a score, and the router
+        row of each of its inputs.
+    """
+    sub = bench.select_models(list(names))
+    scored = ~np.isnan(sub.scores).all(axis=1)
+    if not scored.any():
+        msg = f"the model(s) {list(names)} have no scores in benchmark {bench.name!r}"
+        raise RoutingInputError(msg)
+    sub = sub.subset(np.flatnonzero(scored))
+    X = router.embedder_.embed(sub.texts)
+    rows = match_rows(router, sub, X)
+    fresh = np.flatnonzero(rows < 0)
+    if fresh.size:
+        task_of = {name: d for d, name in enumerate(router.task_names_)}
+        fresh_tasks = np.array(
+            [task_of.get(sub.task_names[int(sub.task_index[i])], -1) for i in fresh],
+            dtype=np.int64,
+        )
+        n_old, m_old = router.labels_.shape
+        router.embeddings_ = np.concatenate(
+            [router.embeddings_, X[fresh].astype(router.embeddings_.dtype)]
+        )
+        router.task_index_ = np.concatenate([router.task_index_, fresh_tasks])
+        grown = np.full((n_old + fresh.size, m_old), np.nan, dtype=np.float32)
+        grown[:n_old] = router.labels_
+        router.labels_ = grown
+        rows[fresh] = n_old + np.arange(fresh.size)
+    return sub, rows
+
+
 def add_model_columns(router: Router, bench: Benchmark, models: Sequence[str] | None) -> None:
     """Add ``models`` (default: every model of ``bench`` the router lacks) to ``router``."""
     if not isinstance(bench, Benchmark):
@@ -89,30 +130,7 @@ def add_model_columns(router: Router, bench: Benchmark, models: Sequence[str] | 
         msg = f"a model is repeated in {names!r}"
         raise RoutingInputError(msg)
 
-    sub = bench.select_models(names)
-    scored = ~np.isnan(sub.scores).all(axis=1)
-    if not scored.any():
-        msg = f"the new model(s) {names} have no scores in benchmark {bench.name!r}"
-        raise RoutingInputError(msg)
-    sub = sub.subset(np.flatnonzero(scored))
-    X = router.embedder_.embed(sub.texts)
-    rows = match_rows(router, sub, X)
-
-    # Unseen inputs join the router's memory: in their task when the router knows it,
-    # else with the labelled user inputs (task -1), as add_labeled does.
-    fresh = np.flatnonzero(rows < 0)
-    task_of = {name: d for d, name in enumerate(router.task_names_)}
-    n_old = router.labels_.shape[0]
-    if fresh.size:
-        fresh_tasks = np.array(
-            [task_of.get(sub.task_names[int(sub.task_index[i])], -1) for i in fresh],
-            dtype=np.int64,
-        )
-        router.embeddings_ = np.concatenate(
-            [router.embeddings_, X[fresh].astype(router.embeddings_.dtype)]
-        )
-        router.task_index_ = np.concatenate([router.task_index_, fresh_tasks])
-        rows[fresh] = n_old + np.arange(fresh.size)
+    sub, rows = place_inputs(router, bench, names)
     n_new = router.embeddings_.shape[0]
 
     scores = sub.scores.astype(np.float64)
@@ -232,34 +250,7 @@ def replace_estimated(router: Router, bench: Benchmark, names: Sequence[str]) ->
     Inputs the router holds are matched by their embeddings; unseen inputs join its
     memory (the other models' cells there are unknown), as in :func:`add_model_columns`.
     """
-    sub = bench.select_models(list(names))
-    scored = ~np.isnan(sub.scores).all(axis=1)
-    if not scored.any():
-        msg = f"the model(s) {list(names)} have no scores in benchmark {bench.name!r}"
-        raise RoutingInputError(msg)
-    sub = sub.subset(np.flatnonzero(scored))
-    X = router.embedder_.embed(sub.texts)
-    rows = match_rows(router, sub, X)
-    fresh = np.flatnonzero(rows < 0)
-    if fresh.size:
-        task_of = {name: d for d, name in enumerate(router.task_names_)}
-        n_old, m_old = router.labels_.shape
-        router.embeddings_ = np.concatenate(
-            [router.embeddings_, X[fresh].astype(router.embeddings_.dtype)]
-        )
-        router.task_index_ = np.concatenate(
-            [
-                router.task_index_,
-                np.array(
-                    [task_of.get(sub.task_names[int(sub.task_index[i])], -1) for i in fresh],
-                    dtype=np.int64,
-                ),
-            ]
-        )
-        grown = np.full((n_old + fresh.size, m_old), np.nan, dtype=np.float32)
-        grown[:n_old] = router.labels_
-        router.labels_ = grown
-        rows[fresh] = n_old + np.arange(fresh.size)
+    sub, rows = place_inputs(router, bench, names)
     scores = sub.scores.astype(np.float64)
     for j, name in enumerate(names):
         overwrite_estimated(router, router.model_names_.index(name), rows, scores[:, j])
