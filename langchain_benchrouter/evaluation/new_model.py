@@ -38,6 +38,7 @@ Example:
 from __future__ import annotations
 
 import copy
+import functools
 import json
 import os
 import time
@@ -238,44 +239,26 @@ def evaluate_new_model(
             "budgets": {},
         }
         for budget in budgets:
-            library = _one_run(
+            run = functools.partial(
+                _one_run,
                 without,
                 est,
                 h,
                 budget,
-                "library",
-                seed,
-                strategy,
-                truth_rows,
-                truth_acc,
-                test_texts,
-                test_truth,
-                test_matrix,
-                col_order,
-                shared,
+                truth_rows=truth_rows,
+                truth_acc=truth_acc,
+                test_texts=test_texts,
+                test_truth=test_truth,
+                test_matrix=test_matrix,
+                col_order=col_order,
+                shared=shared,
             )
+            library = run("library", seed, strategy)
             done += 1
             notify("evaluate", done, total)
             runs = []
             for r in range(random_seeds):
-                runs.append(
-                    _one_run(
-                        without,
-                        est,
-                        h,
-                        budget,
-                        "random",
-                        1000 + r,
-                        "random",
-                        truth_rows,
-                        truth_acc,
-                        test_texts,
-                        test_truth,
-                        test_matrix,
-                        col_order,
-                        shared,
-                    )
-                )
+                runs.append(run("random", 1000 + r, "random"))
                 done += 1
                 notify("evaluate", done, total)
             row["budgets"][str(budget)] = {**library, "random_runs": runs}
